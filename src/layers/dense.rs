@@ -1,0 +1,289 @@
+//! A fully connected layer acting on the last axis.
+//!
+//! ```text
+//! y = act(x W + b)          W: (in, units),  b: (units)
+//! ```
+//!
+//! `x` may be `(B, in)` or `(B, T, in)` (any leading axes); the same `W` and `b` apply at
+//! every leading position, so a Dense after a `return_sequences` RNN is Keras's
+//! time-distributed head.
+
+use ndarray::{Array1, Array2, ArrayD, ArrayViewD, IxDyn};
+use ndarray_rand::rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::activation::Activation;
+use crate::error::{Error, Result};
+use crate::float::Float;
+use crate::init::glorot_uniform;
+use crate::layers::layer::{Layer, Mode, ParamMut, ParamRef, Params};
+use crate::linalg::{add_column_sums, gemm, Op};
+use crate::shape::{check_finite, check_nonempty, check_same, fmt_shape};
+
+/// Builds a [`Dense`] layer: required sizes in `new`, options as `with_*`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DenseConfig {
+    /// Input features. Must be at least 1.
+    pub in_features: usize,
+    /// Output units. Must be at least 1.
+    pub units: usize,
+    /// Activation applied to `x W + b`. Defaults to [`Activation::Linear`].
+    pub activation: Activation,
+}
+
+impl DenseConfig {
+    /// A linear layer from `in_features` to `units`.
+    pub fn new(in_features: usize, units: usize) -> Self {
+        DenseConfig { in_features, units, activation: Activation::Linear }
+    }
+
+    /// Sets the activation. Defaults to [`Activation::Linear`].
+    pub fn with_activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
+        self
+    }
+
+    /// Creates the layer with a Glorot-uniform kernel and a zero bias (Keras's defaults).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if `in_features` or `units` is 0.
+    pub fn init<F: Float, R: Rng + ?Sized>(&self, rng: &mut R) -> Result<Dense<F>> {
+        if self.in_features == 0 {
+            return Err(Error::config("Dense input features", "at least 1", 0));
+        }
+        if self.units == 0 {
+            return Err(Error::config("Dense units", "at least 1", 0));
+        }
+        let kernel = glorot_uniform(rng, self.in_features, self.units);
+        Ok(Dense::from_parts(self.clone(), kernel, Array1::zeros(self.units)))
+    }
+}
+
+#[derive(Debug, Clone)]
+struct DenseCache<F> {
+    /// The input flattened to (rows, in).
+    x: Array2<F>,
+    /// The activated output, (rows, units).
+    y: Array2<F>,
+    /// The input's full shape.
+    in_shape: Vec<usize>,
+}
+
+/// A fully connected layer, `y = act(x W + b)` on the last axis.
+///
+/// # Shapes
+/// input `(B, in)` or `(B, T, in)` → output `(B, units)` or `(B, T, units)`.
+///
+/// # Example
+/// ```
+/// use ndarray::array;
+/// use recurrent::prelude::*;
+/// let mut rng = StdRng::seed_from_u64(0);
+/// let mut dense = DenseConfig::new(2, 1).init::<f64, _>(&mut rng)?;
+/// dense.set_kernel(array![[1.0], [2.0]])?;
+/// let y = dense.forward(array![[3.0, 4.0]].into_dyn().view(), Mode::Infer)?;
+/// assert_eq!(y, array![[11.0]].into_dyn());
+/// # Ok::<(), recurrent::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Dense<F: Float> {
+    name: String,
+    config: DenseConfig,
+    kernel: Array2<F>,
+    bias: Array1<F>,
+    grad_kernel: Array2<F>,
+    grad_bias: Array1<F>,
+    cache: Option<DenseCache<F>>,
+}
+
+impl<F: Float> Dense<F> {
+    fn from_parts(config: DenseConfig, kernel: Array2<F>, bias: Array1<F>) -> Self {
+        Dense {
+            name: "dense".to_string(),
+            grad_kernel: Array2::zeros(kernel.raw_dim()),
+            grad_bias: Array1::zeros(bias.raw_dim()),
+            config,
+            kernel,
+            bias,
+            cache: None,
+        }
+    }
+
+    /// The configuration the layer was built from.
+    pub fn config(&self) -> &DenseConfig {
+        &self.config
+    }
+
+    /// The kernel `W`, `(in, units)`.
+    pub fn kernel(&self) -> &Array2<F> {
+        &self.kernel
+    }
+
+    /// The bias `b`, `(units)`.
+    pub fn bias(&self) -> &Array1<F> {
+        &self.bias
+    }
+
+    /// dL/dW accumulated by `backward`.
+    pub fn kernel_grad(&self) -> &Array2<F> {
+        &self.grad_kernel
+    }
+
+    /// dL/db accumulated by `backward`.
+    pub fn bias_grad(&self) -> &Array1<F> {
+        &self.grad_bias
+    }
+
+    /// Replaces the kernel.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] unless it is `(in, units)`; [`Error::NonFinite`] for NaN or
+    /// infinities. The layer is unchanged on error.
+    pub fn set_kernel(&mut self, kernel: Array2<F>) -> Result<()> {
+        check_same("Dense kernel", self.kernel.shape(), kernel.shape())?;
+        check_finite("Dense kernel", &kernel)?;
+        self.kernel = kernel;
+        Ok(())
+    }
+
+    /// Replaces the bias.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] unless it is `(units)`; [`Error::NonFinite`] for NaN or
+    /// infinities. The layer is unchanged on error.
+    pub fn set_bias(&mut self, bias: Array1<F>) -> Result<()> {
+        check_same("Dense bias", self.bias.shape(), bias.shape())?;
+        check_finite("Dense bias", &bias)?;
+        self.bias = bias;
+        Ok(())
+    }
+
+    fn check_input(&self, x: &ArrayViewD<'_, F>) -> Result<()> {
+        let fin = self.config.in_features;
+        if x.ndim() < 2 || x.shape()[x.ndim() - 1] != fin {
+            return Err(Error::shape(
+                format!("{} input", self.name),
+                format!("(B, {fin}) or (B, T, {fin})"),
+                fmt_shape(x.shape()),
+            ));
+        }
+        check_nonempty(&format!("{} input", self.name), x.shape(), &["batch size", "time steps"])?;
+        check_finite(&format!("{} input", self.name), x)
+    }
+}
+
+impl<F: Float> Params<F> for Dense<F> {
+    fn visit_params(&self, f: &mut dyn FnMut(ParamRef<'_, F>)) {
+        f(ParamRef { name: "kernel", value: self.kernel.view().into_dyn(), grad: self.grad_kernel.view().into_dyn() });
+        f(ParamRef { name: "bias", value: self.bias.view().into_dyn(), grad: self.grad_bias.view().into_dyn() });
+    }
+
+    fn visit_params_mut(&mut self, f: &mut dyn FnMut(ParamMut<'_, F>)) {
+        f(ParamMut {
+            name: "kernel",
+            value: self.kernel.view_mut().into_dyn(),
+            grad: self.grad_kernel.view_mut().into_dyn(),
+        });
+        f(ParamMut {
+            name: "bias",
+            value: self.bias.view_mut().into_dyn(),
+            grad: self.grad_bias.view_mut().into_dyn(),
+        });
+    }
+}
+
+impl<F: Float> Layer<F> for Dense<F> {
+    fn kind(&self) -> &'static str {
+        "Dense"
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn set_name(&mut self, name: String) {
+        self.name = name;
+    }
+
+    fn input_spec(&self) -> Vec<Option<usize>> {
+        vec![Some(self.config.in_features)]
+    }
+
+    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        let fin = self.config.in_features;
+        match input_shape.last() {
+            Some(&f) if f == fin => {
+                let mut out = input_shape.to_vec();
+                let last = out.len() - 1;
+                out[last] = self.config.units;
+                Ok(out)
+            }
+            _ => Err(Error::shape(
+                format!("{} input", self.name),
+                format!("(..., {fin}) per sample"),
+                fmt_shape(input_shape),
+            )),
+        }
+    }
+
+    fn forward(&mut self, input: ArrayViewD<'_, F>, mode: Mode) -> Result<ArrayD<F>> {
+        self.cache = None;
+        self.check_input(&input)?;
+        let (fin, units) = (self.config.in_features, self.config.units);
+        let rows = input.len() / fin;
+        let x: Vec<F> = input.iter().copied().collect();
+        let mut y = Array2::from_shape_fn((rows, units), |(_, j)| self.bias[j]);
+        let ys = y.as_slice_mut().ok_or_else(|| Error::shape("Dense output buffer", "contiguous", "strided"))?;
+        let ks = self.kernel.as_standard_layout();
+        let ks = ks.as_slice().unwrap_or(&[]);
+        gemm(rows, units, fin, F::one(), &x, Op::N, ks, Op::N, F::one(), ys)?;
+        self.config.activation.apply_rows(ys, units);
+        let mut out_shape = input.shape().to_vec();
+        let last = out_shape.len() - 1;
+        out_shape[last] = units;
+        let out = y
+            .clone()
+            .into_shape_with_order(IxDyn(&out_shape))
+            .map_err(|e| Error::shape("Dense output", fmt_shape(&out_shape), e.to_string()))?;
+        if mode == Mode::Train {
+            let x = Array2::from_shape_vec((rows, fin), x)
+                .map_err(|e| Error::shape("Dense input buffer", format!("({rows}, {fin})"), e.to_string()))?;
+            self.cache = Some(DenseCache { x, y, in_shape: input.shape().to_vec() });
+        }
+        Ok(out)
+    }
+
+    fn backward(&mut self, grad_output: ArrayViewD<'_, F>) -> Result<ArrayD<F>> {
+        let cache = self.cache.as_ref().ok_or_else(|| Error::NoForwardCache { layer: self.name.clone() })?;
+        let (fin, units) = (self.config.in_features, self.config.units);
+        let rows = cache.x.nrows();
+        let mut out_shape = cache.in_shape.clone();
+        let last = out_shape.len() - 1;
+        out_shape[last] = units;
+        check_same(&format!("{} grad_output (must match the output)", self.name), &out_shape, grad_output.shape())?;
+        check_finite(&format!("{} grad_output", self.name), &grad_output)?;
+        // dA = act'(y) ⊙ dy, rows × units.
+        let mut da: Vec<F> = grad_output.iter().copied().collect();
+        let ys = cache.y.as_slice().unwrap_or(&[]);
+        self.config.activation.backward_rows_inplace(ys, &mut da, units);
+        // dW += xᵀ dA ; db += Σ_rows dA ; dx = dA Wᵀ.
+        let xs = cache.x.as_slice().unwrap_or(&[]);
+        let gk = self.grad_kernel.as_slice_mut().ok_or_else(|| Error::shape("Dense grad", "contiguous", "strided"))?;
+        gemm(fin, units, rows, F::one(), xs, Op::T, &da, Op::N, F::one(), gk)?;
+        let gb = self.grad_bias.as_slice_mut().ok_or_else(|| Error::shape("Dense grad", "contiguous", "strided"))?;
+        add_column_sums(&da, units, gb);
+        let mut dx = vec![F::zero(); rows * fin];
+        let ks = self.kernel.as_standard_layout();
+        gemm(rows, fin, units, F::one(), &da, Op::N, ks.as_slice().unwrap_or(&[]), Op::T, F::zero(), &mut dx)?;
+        ArrayD::from_shape_vec(IxDyn(&cache.in_shape), dx)
+            .map_err(|e| Error::shape("Dense input gradient", fmt_shape(&cache.in_shape), e.to_string()))
+    }
+
+    fn clear_cache(&mut self) {
+        self.cache = None;
+    }
+
+    fn config_summary(&self) -> String {
+        format!("units={}, activation={}", self.config.units, self.config.activation)
+    }
+}

@@ -1,0 +1,101 @@
+//! # recurrent
+//!
+//! Recurrent neural networks in Rust, from the lecture "Introduction to RNNs" to models you
+//! train: a [`Layer`] trait with backpropagation through time, [`SimpleRnn`] and [`Dense`]
+//! layers, [activations](Activation), [losses](loss), the [`Sgd`] optimiser and a
+//! [`Sequential`] model, generic over `f32` and `f64` and built on `ndarray`. Every forward
+//! value and gradient is checked against PyTorch (float64) in the test suite.
+//!
+//! ## The lecture's model in a minute
+//!
+//! Forecast the next value of a noisy sine wave from the 5 values before it, with a
+//! SimpleRNN of 3 units and a Dense output:
+//!
+//! ```
+//! use recurrent::prelude::*;
+//!
+//! // x_i = sin(0.2 i) + noise, cut into windows of 5 → X (15, 5, 1), y (15, 1).
+//! let series: Vec<f64> = (0..20).map(|i| (0.2 * i as f64).sin()).collect();
+//! let (x, y) = recurrent::data::windows(&series, 5)?;
+//!
+//! let mut rng = StdRng::seed_from_u64(42);
+//! let mut model = Sequential::new(&[5, 1])?;
+//! model.add(SimpleRnnConfig::new(1, 3).init(&mut rng)?)?; // 3·(1 + 3 + 1) = 15 parameters
+//! model.add(DenseConfig::new(3, 1).init(&mut rng)?)?;     // 3 + 1 = 4 parameters
+//! println!("{}", model.summary());
+//!
+//! let mut sgd = Sgd::new(0.1);
+//! let first = model.train_step(&x, &y, &Mse, &mut sgd)?;
+//! let mut last = first;
+//! for _ in 0..200 {
+//!     last = model.train_step(&x, &y, &Mse, &mut sgd)?;
+//! }
+//! assert!(last < first);
+//! let forecast = model.predict(&x)?; // (15, 1)
+//! assert_eq!(forecast.shape(), &[15, 1]);
+//! # Ok::<(), recurrent::Error>(())
+//! ```
+//!
+//! ## Where things are
+//!
+//! | module | what |
+//! |---|---|
+//! | [`layers`] | the [`Layer`] trait, [`Dense`], the recurrent loop [`Recurrent`] and its cells |
+//! | [`activation`] | [`Activation`]: linear, tanh, sigmoid, relu, softmax |
+//! | [`loss`] | [`Loss`]: MSE, MAE, binary and categorical cross-entropy (on probabilities or logits) |
+//! | [`optim`] | [`Optimizer`] and [`Sgd`] |
+//! | [`model`] | [`Sequential`]: `add`, `forward`, `backward`, `train_step`, `predict`, `summary` |
+//! | [`data`] | [`data::windows`]: a series cut into (window, next value) pairs |
+//! | [`init`] | Glorot-uniform and orthogonal initialisers |
+//!
+//! Shapes are batch-first: sequences are `(B, T, features)`. Every public function checks
+//! its arguments and returns [`Error`] naming what was expected and what came; nothing a
+//! caller passes in makes the library panic. The guide in `docs/guide.md` teaches RNNs
+//! through this crate, and `docs/architecture.md` shows how data flows through it.
+
+#![warn(missing_docs)]
+
+pub mod activation;
+pub mod data;
+pub mod error;
+pub mod float;
+pub mod init;
+pub mod layers;
+mod linalg;
+pub mod loss;
+pub mod model;
+pub mod optim;
+mod shape;
+
+pub use activation::Activation;
+pub use error::{Error, Result};
+pub use float::Float;
+pub use layers::{
+    Cell, Dense, DenseConfig, Layer, Mode, ParamMut, ParamRef, Params, Recurrent, SimpleRnn, SimpleRnnCell,
+    SimpleRnnConfig, State,
+};
+pub use loss::{
+    BinaryCrossEntropy, CategoricalCrossEntropy, Loss, LossOutput, Mae, Mse, SparseCategoricalCrossEntropy,
+};
+pub use model::Sequential;
+pub use optim::{Optimizer, Sgd};
+
+/// The `rand` crate this crate draws weights with (re-exported so seeds need no version match).
+pub use ndarray_rand::rand;
+
+/// Everything a typical program needs, in one `use recurrent::prelude::*;`.
+pub mod prelude {
+    pub use crate::activation::Activation;
+    pub use crate::error::{Error, Result};
+    pub use crate::float::Float;
+    pub use crate::layers::{Dense, DenseConfig, Layer, Mode, Params, SimpleRnn, SimpleRnnConfig, State};
+    pub use crate::loss::{BinaryCrossEntropy, CategoricalCrossEntropy, Loss, Mae, Mse, SparseCategoricalCrossEntropy};
+    pub use crate::model::Sequential;
+    pub use crate::optim::{Optimizer, Sgd};
+    pub use ndarray_rand::rand::rngs::StdRng;
+    pub use ndarray_rand::rand::SeedableRng;
+}
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

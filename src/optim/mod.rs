@@ -1,0 +1,7 @@
+//! Optimisers: the [`Optimizer`] trait and [`Sgd`].
+
+mod optimizer;
+mod sgd;
+
+pub use optimizer::Optimizer;
+pub use sgd::Sgd;
