@@ -115,7 +115,7 @@ impl Activation {
             Activation::Tanh => x.iter_mut().for_each(|v| *v = v.tanh()),
             Activation::Sigmoid => x.iter_mut().for_each(|v| *v = sigmoid(*v)),
             Activation::Relu => x.iter_mut().for_each(|v| {
-                if !(*v > F::zero()) {
+                if *v < F::zero() {
                     *v = F::zero()
                 }
             }),
@@ -140,7 +140,7 @@ impl Activation {
             Activation::Tanh => d.iter_mut().zip(y).for_each(|(d, &y)| *d *= one - y * y),
             Activation::Sigmoid => d.iter_mut().zip(y).for_each(|(d, &y)| *d *= y * (one - y)),
             Activation::Relu => d.iter_mut().zip(y).for_each(|(d, &y)| {
-                if !(y > F::zero()) {
+                if y <= F::zero() {
                     *d = F::zero()
                 }
             }),
@@ -176,7 +176,7 @@ fn softmax_row<F: Float>(row: &mut [F]) {
         *v = (*v - m).exp();
         sum += *v;
     }
-    row.iter_mut().for_each(|v| *v = *v / sum);
+    row.iter_mut().for_each(|v| *v /= sum);
 }
 
 impl std::fmt::Display for Activation {

@@ -41,6 +41,7 @@ fn view<F: Float>(data: &[F], rows: usize, cols: usize, op: Op) -> Result<ArrayV
 /// `c (m×n) = alpha · op(a) (m×k) · op(b) (k×n) + beta · c`.
 ///
 /// The callers size every buffer; an `Err` here means a bug in the crate, not bad input.
+#[allow(clippy::too_many_arguments)] // the BLAS signature: dimensions, scalars, operands
 pub(crate) fn gemm<F: Float>(
     m: usize,
     n: usize,

@@ -90,7 +90,7 @@ pub fn assert_close<F: Float>(what: &str, got: &ArrayViewD<'_, F>, want: &ArrayV
     for (k, (g, w)) in got.iter().zip(want.iter()).enumerate() {
         let g = g.to_f64_exact();
         let excess = (g - w).abs() - (t.rtol * w.abs() + t.atol);
-        if !(excess <= 0.0) && worst.is_none_or(|(_, e, _, _)| excess > e) {
+        if (excess > 0.0 || excess.is_nan()) && worst.is_none_or(|(_, e, _, _)| excess > e) {
             worst = Some((k, excess, g, *w));
         }
     }
