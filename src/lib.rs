@@ -31,8 +31,13 @@
 //!     last = model.train_step(&x, &y, &Mse, &mut sgd)?;
 //! }
 //! assert!(last < first);
-//! let forecast = model.predict(&x)?; // (15, 1)
-//! assert_eq!(forecast.shape(), &[15, 1]);
+//! let fitted = model.predict(&x)?; // (15, 1): one prediction per window
+//! assert_eq!(fitted.shape(), &[15, 1]);
+//!
+//! // Forecast the unseen 21st value from the last 5 known ones.
+//! let last = ndarray::Array3::from_shape_fn((1, 5, 1), |(_, j, _)| series[15 + j]);
+//! let next = model.predict(&last)?; // (1, 1)
+//! assert_eq!(next.shape(), &[1, 1]);
 //! # Ok::<(), recurrent::Error>(())
 //! ```
 //!
@@ -72,7 +77,7 @@ pub use error::{Error, Result};
 pub use float::Float;
 pub use layers::{
     Cell, Dense, DenseConfig, Layer, Mode, ParamMut, ParamRef, Params, Recurrent, SimpleRnn, SimpleRnnCell,
-    SimpleRnnConfig, State,
+    SimpleRnnConfig, State, Weights,
 };
 pub use loss::{
     BinaryCrossEntropy, CategoricalCrossEntropy, Loss, LossOutput, Mae, Mse, SparseCategoricalCrossEntropy,
@@ -88,7 +93,7 @@ pub mod prelude {
     pub use crate::activation::Activation;
     pub use crate::error::{Error, Result};
     pub use crate::float::Float;
-    pub use crate::layers::{Dense, DenseConfig, Layer, Mode, Params, SimpleRnn, SimpleRnnConfig, State};
+    pub use crate::layers::{Dense, DenseConfig, Layer, Mode, Params, SimpleRnn, SimpleRnnConfig, State, Weights};
     pub use crate::loss::{BinaryCrossEntropy, CategoricalCrossEntropy, Loss, Mae, Mse, SparseCategoricalCrossEntropy};
     pub use crate::model::Sequential;
     pub use crate::optim::{Optimizer, Sgd};
@@ -99,3 +104,7 @@ pub mod prelude {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/guide.md")]
+pub struct GuideDoctests;

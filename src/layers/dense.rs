@@ -279,6 +279,14 @@ impl<F: Float> Layer<F> for Dense<F> {
             .map_err(|e| Error::shape("Dense input gradient", fmt_shape(&cache.in_shape), e.to_string()))
     }
 
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
     fn clear_cache(&mut self) {
         self.cache = None;
     }

@@ -1,6 +1,7 @@
 //! The [`Layer`] trait every layer implements, the [`Mode`] a forward pass runs in, and the
 //! parameter visitor ([`Params`]) that optimisers, `param_count` and `summary()` share.
 
+use std::any::Any;
 use std::fmt::Debug;
 
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
@@ -72,12 +73,14 @@ pub trait Params<F: Float> {
 ///
 /// The contract:
 /// * [`Layer::forward`] checks the input (rank, feature count, non-empty, finite) before any
-///   arithmetic. In [`Mode::Train`] it keeps a cache for the backward pass; in
-///   [`Mode::Infer`] it keeps nothing and drops any earlier cache.
+///   arithmetic; on error the layer is unchanged. In [`Mode::Train`] it keeps a cache for the
+///   backward pass; in [`Mode::Infer`] it keeps nothing for backward and invalidates any
+///   earlier cache (buffers may be kept for reuse, but a following `backward` errs).
 /// * [`Layer::backward`] takes dL/doutput for the last training forward pass, *adds* each
 ///   parameter's gradient to what is accumulated (call [`Params::zero_grad`] between steps),
 ///   and returns dL/dinput. For recurrent layers this is backpropagation through time over
-///   all cached steps.
+///   all cached steps. The cache stays valid, so calling `backward` twice adds the gradients
+///   twice (as two losses on the same output would).
 pub trait Layer<F: Float>: Params<F> + Debug + Send {
     /// The layer type as Keras prints it, e.g. `"SimpleRNN"`.
     fn kind(&self) -> &'static str;
@@ -115,6 +118,13 @@ pub trait Layer<F: Float>: Params<F> + Debug + Send {
 
     /// Drops the training cache (the next `backward` errs until a training forward runs).
     fn clear_cache(&mut self);
+
+    /// The layer as [`Any`], to reach the concrete type inside a [`crate::Sequential`]
+    /// (see [`crate::Sequential::layer_as`]).
+    fn as_any(&self) -> &dyn Any;
+
+    /// The layer as mutable [`Any`] (see [`crate::Sequential::layer_as_mut`]).
+    fn as_any_mut(&mut self) -> &mut dyn Any;
 
     /// A one-line description of the configuration, e.g. `"units=3, activation=tanh"`.
     fn config_summary(&self) -> String {

@@ -6,4 +6,4 @@ pub mod recurrent;
 
 pub use dense::{Dense, DenseConfig};
 pub use layer::{Layer, Mode, ParamMut, ParamRef, Params};
-pub use recurrent::{Cell, Recurrent, SimpleRnn, SimpleRnnCell, SimpleRnnConfig, State};
+pub use recurrent::{Cell, Recurrent, SimpleRnn, SimpleRnnCell, SimpleRnnConfig, State, Weights};

@@ -95,7 +95,7 @@ impl<F: Float> Sequential<F> {
         let out = layer.output_shape(&prev).map_err(|e| match e {
             Error::ShapeMismatch { expected, got, .. } => Error::ShapeMismatch {
                 what: format!(
-                    "layer {} ({}) added after {}",
+                    "layer at index {} ({}) added after {}",
                     self.layers.len(),
                     layer.kind(),
                     self.layers.last().map(|l| format!("{} ({})", l.name(), l.kind())).unwrap_or("the input".into())
@@ -123,9 +123,33 @@ impl<F: Float> Sequential<F> {
         &self.layers
     }
 
-    /// Mutable access to the layers (to set weights or initial states).
+    /// Mutable access to the layers as [`Layer`] trait objects (parameters through the
+    /// visitor, names, caches). For a layer's own methods use [`Sequential::layer_as_mut`].
     pub fn layers_mut(&mut self) -> &mut [Box<dyn Layer<F>>] {
         &mut self.layers
+    }
+
+    /// The layer at `index` as its concrete type, or `None` if the index is out of range or
+    /// the layer is of another type.
+    ///
+    /// ```
+    /// use recurrent::prelude::*;
+    /// let mut rng = StdRng::seed_from_u64(0);
+    /// let mut model = Sequential::<f64>::new(&[5, 1])?;
+    /// model.add(SimpleRnnConfig::new(1, 3).init(&mut rng)?)?;
+    /// model.predict(&ndarray::Array3::<f64>::zeros((2, 5, 1)))?;
+    /// let rnn = model.layer_as::<SimpleRnn<f64>>(0).expect("a SimpleRNN at index 0");
+    /// assert_eq!(rnn.final_state().map(|s| s.h.dim()), Some((2, 3)));
+    /// # Ok::<(), recurrent::Error>(())
+    /// ```
+    pub fn layer_as<L: Layer<F> + 'static>(&self, index: usize) -> Option<&L> {
+        self.layers.get(index)?.as_any().downcast_ref::<L>()
+    }
+
+    /// The layer at `index` as its concrete type, mutably (to set weights or an initial
+    /// state), or `None` if the index is out of range or the layer is of another type.
+    pub fn layer_as_mut<L: Layer<F> + 'static>(&mut self, index: usize) -> Option<&mut L> {
+        self.layers.get_mut(index)?.as_any_mut().downcast_mut::<L>()
     }
 
     /// Per-sample output shape of each layer, in order.
@@ -139,8 +163,17 @@ impl<F: Float> Sequential<F> {
         }
         let rank = self.input_shape.len() + 1;
         if shape.len() != rank {
+            let spec = self.layers.first().map(|l| l.input_spec()).unwrap_or_default();
+            let offset = self.input_shape.len().saturating_sub(spec.len());
             let mut want = vec!["B".to_string()];
-            want.extend(self.input_shape.iter().map(|d| d.to_string()));
+            want.extend(self.input_shape.iter().enumerate().map(|(k, d)| {
+                let free = k >= offset && spec.get(k - offset).is_some_and(|s| s.is_none());
+                if free {
+                    "T".to_string()
+                } else {
+                    d.to_string()
+                }
+            }));
             return Err(Error::shape(
                 format!("{} input", self.name),
                 format!("({}): rank {rank}", want.join(", ")),
@@ -221,8 +254,8 @@ impl<F: Float> Sequential<F> {
         Ok(())
     }
 
-    /// One training step on a batch: zero the gradients, forward in training mode, compute
-    /// the loss, backpropagate, and let the optimiser update every parameter. Returns the
+    /// One training step on a batch: forward in training mode, compute the loss, zero the
+    /// gradients, backpropagate, and let the optimiser update every parameter. Returns the
     /// loss before the update.
     ///
     /// # Errors

@@ -108,7 +108,7 @@ pub struct Weights<F> {
 ///
 /// Implemented by [`super::SimpleRnnCell`]; a new cell type needs only this trait, not a new
 /// time loop.
-pub trait Cell<F: Float>: Debug + Clone + Send + Sync {
+pub trait Cell<F: Float>: Debug + Clone + Send + Sync + 'static {
     /// Gate blocks `G` (1 for SimpleRNN).
     const GATES: usize;
     /// Whether the cell carries a cell state `c` besides `h` (the LSTM).

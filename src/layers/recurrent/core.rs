@@ -110,8 +110,13 @@ fn flat_mut<F, D: ndarray::Dimension>(a: &mut ndarray::Array<F, D>) -> &mut [F] 
 }
 
 impl<F: Float, C: Cell<F>> Recurrent<F, C> {
-    /// Builds the layer with the cell's default initialisation.
-    pub(crate) fn build<R: Rng + ?Sized>(
+    /// Builds a layer stepping `cell` over time, with the cell's default initialisation drawn
+    /// from `rng`. The `*Config` builders ([`super::SimpleRnnConfig`]...) call this; use it
+    /// directly for a cell of your own.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if `input_size` or `units` is 0.
+    pub fn new<R: Rng + ?Sized>(
         cell: C,
         input_size: usize,
         units: usize,
@@ -581,6 +586,14 @@ impl<F: Float, C: Cell<F>> Layer<F> for Recurrent<F, C> {
 
     fn backward(&mut self, grad_output: ArrayViewD<'_, F>) -> Result<ArrayD<F>> {
         Ok(self.backward_seq(grad_output)?.into_dyn())
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
     }
 
     fn clear_cache(&mut self) {

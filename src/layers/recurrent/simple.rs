@@ -137,7 +137,7 @@ impl SimpleRnnConfig {
     /// # Errors
     /// [`crate::Error::InvalidConfig`] if `input_size` or `units` is 0.
     pub fn init<F: Float, R: Rng + ?Sized>(&self, rng: &mut R) -> Result<SimpleRnn<F>> {
-        Recurrent::build(
+        Recurrent::new(
             SimpleRnnCell { activation: self.activation },
             self.input_size,
             self.units,
