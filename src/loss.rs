@@ -35,7 +35,7 @@ use ndarray::{ArrayD, ArrayViewD, Axis, Zip};
 use crate::activation::sigmoid;
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::shape::{check_finite, check_nonempty, check_range, check_same, fmt_shape};
+use crate::shape::{check_finite, check_nonempty, check_range, check_same, fmt_index, fmt_shape};
 
 /// The value of a loss and its gradient with respect to the prediction.
 #[derive(Debug, Clone, PartialEq)]
@@ -347,7 +347,7 @@ impl<F: Float> Loss<F> for SparseCategoricalCrossEntropy {
                         what: format!("{name} target (class labels)"),
                         expected: format!("integer class indices in [0, {k})"),
                         got: label.to_string(),
-                        index: format!("[{i}]"),
+                        index: fmt_index(labels.shape(), i),
                     });
                 }
                 row[idx as usize] = F::one();

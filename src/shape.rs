@@ -19,7 +19,7 @@ pub(crate) fn fmt_shape(shape: &[usize]) -> String {
 }
 
 /// Formats a row-major multi-index as `[0, 3, 1]`.
-fn fmt_index(shape: &[usize], flat: usize) -> String {
+pub(crate) fn fmt_index(shape: &[usize], flat: usize) -> String {
     let mut idx = vec![0; shape.len()];
     let mut rest = flat;
     for (slot, &dim) in idx.iter_mut().zip(shape).rev() {
@@ -93,7 +93,7 @@ mod tests {
     #[test]
     fn index_is_row_major() {
         assert_eq!(fmt_index(&[2, 3, 4], 0), "[0, 0, 0]");
-        assert_eq!(fmt_index(&[2, 3, 4], 4 * 3 + 5), "[1, 0, 1]");
+        assert_eq!(fmt_index(&[2, 3, 4], 12 + 2 * 4 + 3), "[1, 2, 3]");
         assert_eq!(fmt_shape(&[7]), "(7,)");
         assert_eq!(fmt_shape(&[2, 5, 1]), "(2, 5, 1)");
     }

@@ -227,8 +227,8 @@ impl<F: Float> Layer<F> for Dense<F> {
     }
 
     fn forward(&mut self, input: ArrayViewD<'_, F>, mode: Mode) -> Result<ArrayD<F>> {
-        self.cache = None;
         self.check_input(&input)?;
+        self.cache = None;
         let (fin, units) = (self.config.in_features, self.config.units);
         let rows = input.len() / fin;
         let x: Vec<F> = input.iter().copied().collect();
@@ -289,6 +289,10 @@ impl<F: Float> Layer<F> for Dense<F> {
 
     fn clear_cache(&mut self) {
         self.cache = None;
+    }
+
+    fn has_cache(&self) -> bool {
+        self.cache.is_some()
     }
 
     fn config_summary(&self) -> String {

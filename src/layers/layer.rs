@@ -119,6 +119,9 @@ pub trait Layer<F: Float>: Params<F> + Debug + Send {
     /// Drops the training cache (the next `backward` errs until a training forward runs).
     fn clear_cache(&mut self);
 
+    /// Whether a training forward pass is cached, so `backward` can run.
+    fn has_cache(&self) -> bool;
+
     /// The layer as [`Any`], to reach the concrete type inside a [`crate::Sequential`]
     /// (see [`crate::Sequential::layer_as`]).
     fn as_any(&self) -> &dyn Any;

@@ -219,6 +219,10 @@ impl<F: Float> Sequential<F> {
         F: 'a,
     {
         let g = grad_output.into().into_dyn();
+        // Check every layer first, so a missing cache adds no partial gradients.
+        if let Some(l) = self.layers.iter().find(|l| !l.has_cache()) {
+            return Err(Error::NoForwardCache { layer: l.name().to_string() });
+        }
         let mut layers = self.layers.iter_mut().rev();
         let mut grad = match layers.next() {
             Some(last) => last.backward(g)?,

@@ -245,22 +245,22 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         self.initial_state_grad.as_ref()
     }
 
-    fn check_state(&self, what: &str, s: &State<F>, batch: usize) -> Result<()> {
+    fn check_state(&self, s: &State<F>, batch: usize) -> Result<()> {
         let want = [batch, self.units];
-        let kind = self.cell.kind();
-        check_same(&format!("{kind} initial state {what}.h"), &want, s.h.shape())?;
-        check_finite(&format!("{kind} initial state {what}.h"), &s.h)?;
+        let (kind, what) = (self.cell.kind(), "initial state");
+        check_same(&format!("{kind} {what} h"), &want, s.h.shape())?;
+        check_finite(&format!("{kind} {what} h"), &s.h)?;
         match (&s.c, C::HAS_CELL_STATE) {
             (Some(c), true) => {
-                check_same(&format!("{kind} initial state {what}.c"), &want, c.shape())?;
-                check_finite(&format!("{kind} initial state {what}.c"), c)?;
+                check_same(&format!("{kind} {what} c"), &want, c.shape())?;
+                check_finite(&format!("{kind} {what} c"), c)?;
             }
             (None, true) => {
-                return Err(Error::shape(format!("{kind} initial state {what}.c"), fmt_shape(&want), "none"));
+                return Err(Error::shape(format!("{kind} {what} c"), fmt_shape(&want), "none"));
             }
             (Some(c), false) => {
                 return Err(Error::shape(
-                    format!("{kind} initial state {what}.c (this cell has no cell state)"),
+                    format!("{kind} {what} c (this cell has no cell state)"),
                     "none",
                     fmt_shape(c.shape()),
                 ));
@@ -295,7 +295,7 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         check_nonempty(&format!("{} input", self.name), x.shape(), &["batch size", "time steps", "features"])?;
         check_finite(&format!("{} input", self.name), &x)?;
         if let Some(s) = initial {
-            self.check_state("", s, b)?;
+            self.check_state(s, b)?;
         }
         self.ws.valid = false;
         self.final_state = None;
@@ -598,6 +598,10 @@ impl<F: Float, C: Cell<F>> Layer<F> for Recurrent<F, C> {
 
     fn clear_cache(&mut self) {
         self.ws.valid = false;
+    }
+
+    fn has_cache(&self) -> bool {
+        self.ws.valid
     }
 
     fn config_summary(&self) -> String {
