@@ -7,8 +7,8 @@
 //!   steps, the weight gradients gathered over all steps, dL/dx). Today it runs on
 //!   `ndarray`'s `general_mat_mul` (the `matrixmultiply` kernels), which may allocate packing
 //!   buffers: it is never called inside the step loop.
-//! * [`step_gemm`] and [`step_gemm_bt`] for the per-step recurrent products. They never
-//!   allocate, which keeps the step loop allocation-free.
+//! * [`step_gemm`] for the per-step recurrent products. It never allocates, which keeps the
+//!   step loop allocation-free.
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
@@ -87,24 +87,6 @@ pub(crate) fn step_gemm<F: Float>(m: usize, k: usize, n: usize, a: &[F], b: &[F]
     }
 }
 
-/// `c (m×n) += a (m×k) · bᵀ`, where `b` is stored (n×k); contiguous row-major slices.
-/// Allocation-free.
-#[inline]
-pub(crate) fn step_gemm_bt<F: Float>(m: usize, k: usize, n: usize, a: &[F], b: &[F], c: &mut [F]) {
-    if k == 0 {
-        return;
-    }
-    for (arow, crow) in a.chunks_exact(k).zip(c.chunks_exact_mut(n.max(1))).take(m) {
-        for (cv, brow) in crow.iter_mut().zip(b.chunks_exact(k)) {
-            let mut acc = F::zero();
-            for (&x, &y) in arow.iter().zip(brow) {
-                acc += x * y;
-            }
-            *cv += acc;
-        }
-    }
-}
-
 /// Adds the column sums of `a` (rows of width `n`) to `out` (length `n`).
 #[inline]
 pub(crate) fn add_column_sums<F: Float>(a: &[F], n: usize, out: &mut [F]) {
@@ -136,10 +118,6 @@ mod tests {
         assert_eq!(c, (&want * 2.0).as_slice().unwrap());
 
         let bt = b.t().as_standard_layout().into_owned();
-        let mut c2 = vec![0.0; 15];
-        step_gemm_bt(3, 4, 5, sa, bt.as_slice().unwrap(), &mut c2);
-        assert_eq!(c2, want.as_slice().unwrap());
-
         let at = a.t().as_standard_layout().into_owned();
         let mut c3 = vec![0.0; 15];
         gemm(3, 5, 4, 1.0, at.as_slice().unwrap(), Op::T, bt.as_slice().unwrap(), Op::T, 0.0, &mut c3).unwrap();

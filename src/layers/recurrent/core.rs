@@ -34,7 +34,7 @@ use crate::float::Float;
 use crate::layers::layer::{Layer, Mode, ParamMut, ParamRef, Params};
 use crate::layers::recurrent::cell::{BackwardStep, Cell, ForwardStep, Weights};
 use crate::layers::recurrent::state::State;
-use crate::linalg::{add_column_sums, gemm, step_gemm, step_gemm_bt, Op};
+use crate::linalg::{add_column_sums, gemm, step_gemm, Op};
 use crate::shape::{check_finite, check_nonempty, check_same, fmt_shape};
 
 /// Buffers reused across calls of the same shape (time-major: row `t·B + b`).
@@ -64,6 +64,8 @@ struct Workspace<F> {
     dc_prev: Vec<F>,
     /// dL/dXs, (T·B, I).
     dxs: Vec<F>,
+    /// W_hᵀ, (G·H, H): the backward step reads it row by row.
+    wh_t: Vec<F>,
     /// Whether the buffers hold a training forward pass that backward may use.
     valid: bool,
 }
@@ -429,7 +431,14 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         }
         ws.dxs.resize(t * b * i, F::zero());
 
+        // W_hᵀ once per pass, so the per-step product streams contiguous rows.
+        ws.wh_t.resize(gw * h, F::zero());
         let wh = flat(&self.weights.recurrent_kernel);
+        for (r, row) in wh.chunks_exact(gw).enumerate() {
+            for (c, &v) in row.iter().enumerate() {
+                ws.wh_t[c * h + r] = v;
+            }
+        }
         for step in (0..t).rev() {
             // The output's gradient enters at this step.
             if self.return_sequences {
@@ -465,7 +474,7 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
             });
             // dh_{t−1} = direct part + dgh_t W_hᵀ.
             let dgh_t = if C::SEPARATE_RECURRENT { &ws.dgh[rows] } else { &ws.dgx[rows] };
-            step_gemm_bt(b, gw, h, dgh_t, wh, &mut ws.dh_prev);
+            step_gemm(b, gw, h, dgh_t, &ws.wh_t, &mut ws.dh_prev, true);
             std::mem::swap(&mut ws.dh, &mut ws.dh_prev);
             std::mem::swap(&mut ws.dc, &mut ws.dc_prev);
         }
