@@ -76,8 +76,9 @@ pub use activation::Activation;
 pub use error::{Error, Result};
 pub use float::Float;
 pub use layers::{
-    Cell, Dense, DenseConfig, Layer, Mode, ParamMut, ParamRef, Params, Recurrent, SimpleRnn, SimpleRnnCell,
-    SimpleRnnConfig, State, Weights,
+    Bidirectional, Cell, Dense, DenseConfig, GradientTrace, Gru, GruCell, GruConfig, Layer, Lstm, LstmCell, LstmConfig,
+    MergeMode, Mode, ParamMut, ParamRef, Params, Recurrent, RecurrentLayer, SimpleRnn, SimpleRnnCell, SimpleRnnConfig,
+    State, Weights,
 };
 pub use loss::{
     BinaryCrossEntropy, CategoricalCrossEntropy, Loss, LossOutput, Mae, Mse, SparseCategoricalCrossEntropy,
@@ -93,7 +94,10 @@ pub mod prelude {
     pub use crate::activation::Activation;
     pub use crate::error::{Error, Result};
     pub use crate::float::Float;
-    pub use crate::layers::{Dense, DenseConfig, Layer, Mode, Params, SimpleRnn, SimpleRnnConfig, State, Weights};
+    pub use crate::layers::{
+        Bidirectional, Dense, DenseConfig, GradientTrace, Gru, GruConfig, Layer, Lstm, LstmConfig, MergeMode, Mode,
+        Params, RecurrentLayer, SimpleRnn, SimpleRnnConfig, State, Weights,
+    };
     pub use crate::loss::{BinaryCrossEntropy, CategoricalCrossEntropy, Loss, Mae, Mse, SparseCategoricalCrossEntropy};
     pub use crate::model::Sequential;
     pub use crate::optim::{Optimizer, Sgd};

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::init::glorot_uniform;
 use crate::layers::layer::{Layer, Mode, ParamMut, ParamRef, Params};
-use crate::linalg::{add_column_sums, gemm, Op};
+use crate::linalg::{add_column_sums, gemm, Mat, MatMut};
 use crate::shape::{check_finite, check_nonempty, check_same, fmt_shape};
 
 /// Builds a [`Dense`] layer: required sizes in `new`, options as `with_*`.
@@ -236,7 +236,7 @@ impl<F: Float> Layer<F> for Dense<F> {
         let ys = y.as_slice_mut().ok_or_else(|| Error::shape("Dense output buffer", "contiguous", "strided"))?;
         let ks = self.kernel.as_standard_layout();
         let ks = ks.as_slice().unwrap_or(&[]);
-        gemm(rows, units, fin, F::one(), &x, Op::N, ks, Op::N, F::one(), ys)?;
+        gemm(F::one(), Mat::new(&x, rows, fin), Mat::new(ks, fin, units), F::one(), MatMut::new(ys, rows, units))?;
         self.config.activation.apply_rows(ys, units);
         let mut out_shape = input.shape().to_vec();
         let last = out_shape.len() - 1;
@@ -269,12 +269,18 @@ impl<F: Float> Layer<F> for Dense<F> {
         // dW += xᵀ dA ; db += Σ_rows dA ; dx = dA Wᵀ.
         let xs = cache.x.as_slice().unwrap_or(&[]);
         let gk = self.grad_kernel.as_slice_mut().ok_or_else(|| Error::shape("Dense grad", "contiguous", "strided"))?;
-        gemm(fin, units, rows, F::one(), xs, Op::T, &da, Op::N, F::one(), gk)?;
+        gemm(F::one(), Mat::new(xs, rows, fin).t(), Mat::new(&da, rows, units), F::one(), MatMut::new(gk, fin, units))?;
         let gb = self.grad_bias.as_slice_mut().ok_or_else(|| Error::shape("Dense grad", "contiguous", "strided"))?;
-        add_column_sums(&da, units, gb);
+        add_column_sums(&da, rows, units, units, gb);
         let mut dx = vec![F::zero(); rows * fin];
         let ks = self.kernel.as_standard_layout();
-        gemm(rows, fin, units, F::one(), &da, Op::N, ks.as_slice().unwrap_or(&[]), Op::T, F::zero(), &mut dx)?;
+        gemm(
+            F::one(),
+            Mat::new(&da, rows, units),
+            Mat::new(ks.as_slice().unwrap_or(&[]), fin, units).t(),
+            F::zero(),
+            MatMut::new(&mut dx, rows, fin),
+        )?;
         ArrayD::from_shape_vec(IxDyn(&cache.in_shape), dx)
             .map_err(|e| Error::shape("Dense input gradient", fmt_shape(&cache.in_shape), e.to_string()))
     }
@@ -285,6 +291,12 @@ impl<F: Float> Layer<F> for Dense<F> {
 
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
         self
+    }
+
+    fn into_recurrent(
+        self: Box<Self>,
+    ) -> std::result::Result<Box<dyn crate::layers::recurrent::RecurrentLayer<F>>, Box<dyn Layer<F>>> {
+        Err(self)
     }
 
     fn clear_cache(&mut self) {

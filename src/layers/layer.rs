@@ -8,6 +8,7 @@ use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 
 use crate::error::Result;
 use crate::float::Float;
+use crate::layers::recurrent::RecurrentLayer;
 
 /// Whether a forward pass may be followed by a backward pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -128,6 +129,20 @@ pub trait Layer<F: Float>: Params<F> + Debug + Send {
 
     /// The layer as mutable [`Any`] (see [`crate::Sequential::layer_as_mut`]).
     fn as_any_mut(&mut self) -> &mut dyn Any;
+
+    /// The layer's recurrent interface, if it is a recurrent layer.
+    fn as_recurrent(&self) -> Option<&dyn RecurrentLayer<F>> {
+        None
+    }
+
+    /// The layer's recurrent interface, mutably, if it is a recurrent layer.
+    fn as_recurrent_mut(&mut self) -> Option<&mut dyn RecurrentLayer<F>> {
+        None
+    }
+
+    /// Converts a boxed layer into a boxed recurrent layer, or gives it back unchanged if it
+    /// is not one.
+    fn into_recurrent(self: Box<Self>) -> std::result::Result<Box<dyn RecurrentLayer<F>>, Box<dyn Layer<F>>>;
 
     /// A one-line description of the configuration, e.g. `"units=3, activation=tanh"`.
     fn config_summary(&self) -> String {

@@ -1,9 +1,15 @@
-//! Layers: the [`Layer`] trait, [`Dense`], and the recurrent layers built on one time loop.
+//! Layers: the [`Layer`] trait, [`Dense`], the recurrent layers built on one time loop, and
+//! the [`Bidirectional`] wrapper.
 
+mod bidirectional;
 mod dense;
 mod layer;
 pub mod recurrent;
 
+pub use bidirectional::{Bidirectional, MergeMode};
 pub use dense::{Dense, DenseConfig};
 pub use layer::{Layer, Mode, ParamMut, ParamRef, Params};
-pub use recurrent::{Cell, Recurrent, SimpleRnn, SimpleRnnCell, SimpleRnnConfig, State, Weights};
+pub use recurrent::{
+    Cell, GradientTrace, Gru, GruCell, GruConfig, Lstm, LstmCell, LstmConfig, Recurrent, RecurrentLayer, SimpleRnn,
+    SimpleRnnCell, SimpleRnnConfig, State, Weights,
+};

@@ -4,13 +4,19 @@
 //! A cell with `G` gate blocks of `H` units sees, per step and for the whole batch at once:
 //!
 //! ```text
-//! gx = x_t W_x + b            (B, G·H)   computed for all steps by one GEMM before the loop
-//! gh = h_{t−1} W_h (+ b_h)    (B, G·H)   one GEMM per step
+//! gx = x_t W_x + b                 (B, G·H)   computed for all steps by one GEMM before the loop
+//! gh = h_{t−1} W_h[:, :E] (+ b_h)  (B, E)     one GEMM per step, E = (G − L)·H "early" columns
 //! ```
 //!
-//! When [`Cell::SEPARATE_RECURRENT`] is false the loop adds `gh` into `gx` in place and the
-//! cell reads the sum from `gx` (SimpleRNN, LSTM). Cells that need `gh` on its own (the GRU,
-//! whose candidate multiplies `r ⊙ gh_n`) set it to true and get both.
+//! * When [`Cell::separate_recurrent`] is false the loop adds `gh` into `gx` in place and the
+//!   cell reads the sum from `gx` (SimpleRNN, LSTM). Cells that need `gh` on its own (the
+//!   GRU with `reset_after`, whose candidate multiplies `r ⊙ gh_n`) set it and get both, and
+//!   the layer keeps a recurrent bias `b_h`.
+//! * The last [`Cell::late_gates`] = L blocks of `W_h` are not multiplied by `h_{t−1}` but by
+//!   a vector `u_t` (B, H) the cell computes during the step (the original GRU's `r ⊙ h_{t−1}`).
+//!   The cell stores `u_t` in the first `H` columns of its cache row and calls
+//!   [`LateKernel::forward`] for `u_t W_h[:, E:]`; the loop forms that block's weight
+//!   gradient from the stored `u_t`.
 //!
 //! All buffers are row-major `(B, ·)` slices. A cell may overwrite `gx` during the forward
 //! step with whatever its backward step needs (gate activations): the loop keeps `gx` of
@@ -22,19 +28,63 @@ use ndarray::{Array1, Array2};
 use ndarray_rand::rand::Rng;
 
 use crate::float::Float;
+use crate::linalg::{step_gemm, Mat, MatMut};
 
-/// Buffers of one forward step. `B` = batch, `H` = units, `G` = [`Cell::GATES`].
+/// The late blocks of the recurrent kernel, for cells with [`Cell::late_gates`] > 0.
+#[derive(Debug, Clone, Copy)]
+pub struct LateKernel<'a, F> {
+    /// `W_h`, (H, G·H).
+    wh: &'a [F],
+    /// `W_hᵀ`, (G·H, H); empty in the forward pass.
+    wh_t: &'a [F],
+    units: usize,
+    gates: usize,
+    late: usize,
+}
+
+impl<'a, F: Float> LateKernel<'a, F> {
+    pub(crate) fn new(wh: &'a [F], wh_t: &'a [F], units: usize, gates: usize, late: usize) -> Self {
+        LateKernel { wh, wh_t, units, gates, late }
+    }
+
+    /// `out (B, L·H) = u (B, H) · W_h[:, E:]`.
+    pub fn forward(&self, batch: usize, u: &[F], out: &mut [F]) {
+        let (h, gw, lw) = (self.units, self.gates * self.units, self.late * self.units);
+        let e = gw - lw;
+        step_gemm(
+            Mat::new(u, batch, h),
+            Mat::strided(self.wh.get(e..).unwrap_or(&[]), h, lw, gw),
+            MatMut::new(out, batch, lw),
+            false,
+        );
+    }
+
+    /// `out (B, H) (+)= dgx[:, E:] · W_h[:, E:]ᵀ`, reading the late columns of the whole
+    /// `dgx` (B, G·H) (backward pass only).
+    pub fn backward(&self, batch: usize, dgx: &[F], out: &mut [F], accumulate: bool) {
+        let (h, gw, lw) = (self.units, self.gates * self.units, self.late * self.units);
+        let e = gw - lw;
+        step_gemm(
+            Mat::strided(dgx.get(e..).unwrap_or(&[]), batch, lw, gw),
+            Mat::new(self.wh_t.get(e * h..).unwrap_or(&[]), lw, h),
+            MatMut::new(out, batch, h),
+            accumulate,
+        );
+    }
+}
+
+/// Buffers of one forward step. `B` = batch, `H` = units, `G` = [`Cell::gates`].
 #[derive(Debug)]
 pub struct ForwardStep<'a, F> {
     /// Batch size `B`.
     pub batch: usize,
     /// Units `H`.
     pub units: usize,
-    /// `(B, G·H)`: `x_t W_x + b`, plus `h_{t−1} W_h` unless the cell keeps it separate. The
-    /// cell may overwrite it with what its backward step needs.
+    /// `(B, G·H)`: `x_t W_x + b`, plus `h_{t−1} W_h` on the early columns unless the cell
+    /// keeps it separate. The cell may overwrite it with what its backward step needs.
     pub gx: &'a mut [F],
-    /// `(B, G·H)`: `h_{t−1} W_h + b_h` for cells with [`Cell::SEPARATE_RECURRENT`]; empty
-    /// otherwise.
+    /// `(B, E)`: `h_{t−1} W_h[:, :E] + b_h` for cells with [`Cell::separate_recurrent`];
+    /// empty otherwise.
     pub gh: &'a [F],
     /// `(B, H)`: the previous hidden state.
     pub h_prev: &'a [F],
@@ -44,8 +94,13 @@ pub struct ForwardStep<'a, F> {
     pub h: &'a mut [F],
     /// `(B, H)`: the new cell state, written by the cell (empty for cells without one).
     pub c: &'a mut [F],
-    /// `(B, W)`: per-step scratch kept for backward, `W` = [`Cell::cache_width`].
+    /// `(B, W)`: per-step scratch kept for backward, `W` = [`Cell::cache_width`]. Cells with
+    /// late gates store `u_t` in its first `H` columns.
     pub cache: &'a mut [F],
+    /// The late blocks of `W_h` (only meaningful with [`Cell::late_gates`] > 0).
+    pub late: LateKernel<'a, F>,
+    /// `(B, L·H)` scratch for `u_t W_h[:, E:]` (empty without late gates).
+    pub late_out: &'a mut [F],
 }
 
 /// Buffers of one backward step. Everything the forward step saw or wrote is readable.
@@ -72,16 +127,21 @@ pub struct BackwardStep<'a, F> {
     pub dh: &'a mut [F],
     /// `(B, H)`: dL/dc_t carried from step t+1 (empty for cells without a cell state).
     pub dc: &'a [F],
-    /// `(B, G·H)`: the cell writes dL/dgx.
+    /// `(B, G·H)`: the cell writes dL/dgx (for late blocks: dL/d(u_t W_h[:, E:]), which is the
+    /// same quantity).
     pub dgx: &'a mut [F],
-    /// `(B, G·H)`: the cell writes dL/dgh when [`Cell::SEPARATE_RECURRENT`]; else empty
-    /// (the loop uses `dgx`, which equals it).
+    /// `(B, E)`: the cell writes dL/dgh when [`Cell::separate_recurrent`]; else empty (the
+    /// loop uses the early columns of `dgx`, which equal it).
     pub dgh: &'a mut [F],
     /// `(B, H)`: the cell writes the part of dL/dh_{t−1} that does not go through `gh`
-    /// (for example the GRU's `z ⊙ dh`); the loop adds `dgh · W_hᵀ` to it.
+    /// (the GRU's `z ⊙ dh`, or what flows through `u_t`); the loop adds `dgh · W_h[:, :E]ᵀ`.
     pub dh_prev: &'a mut [F],
     /// `(B, H)`: the cell writes dL/dc_{t−1} (empty for cells without a cell state).
     pub dc_prev: &'a mut [F],
+    /// The late blocks of `W_h`, for dL/du_t = dgx_late · W_h[:, E:]ᵀ.
+    pub late: LateKernel<'a, F>,
+    /// `(B, H)` scratch for dL/du_t (empty without late gates).
+    pub late_scratch: &'a mut [F],
 }
 
 /// The weights of a recurrent layer, packed by gate: `G` blocks of `H` columns.
@@ -89,8 +149,8 @@ pub struct BackwardStep<'a, F> {
 /// ```text
 /// kernel            W_x  (I, G·H)
 /// recurrent_kernel  W_h  (H, G·H)
-/// bias              b    (G·H)       combined bias for SimpleRNN and LSTM
-/// recurrent_bias    b_h  (G·H)       only for cells that keep it apart (the GRU)
+/// bias              b    (G·H)       combined bias for SimpleRNN, LSTM and the original GRU
+/// recurrent_bias    b_h  (G·H)       only for cells that keep it apart (GRU with reset_after)
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Weights<F> {
@@ -106,15 +166,28 @@ pub struct Weights<F> {
 
 /// One time step of a recurrent layer and its derivative.
 ///
-/// Implemented by [`super::SimpleRnnCell`]; a new cell type needs only this trait, not a new
-/// time loop.
+/// Implemented by [`super::SimpleRnnCell`], [`super::LstmCell`] and [`super::GruCell`]; a new
+/// cell type needs only this trait, not a new time loop.
 pub trait Cell<F: Float>: Debug + Clone + Send + Sync + 'static {
-    /// Gate blocks `G` (1 for SimpleRNN).
-    const GATES: usize;
+    /// Gate blocks `G` (1 for SimpleRNN, 4 for LSTM, 3 for GRU).
+    fn gates(&self) -> usize;
+
     /// Whether the cell carries a cell state `c` besides `h` (the LSTM).
-    const HAS_CELL_STATE: bool;
-    /// Whether the cell needs `gh = h W_h + b_h` apart from `gx` (and keeps a recurrent bias).
-    const SEPARATE_RECURRENT: bool;
+    fn has_cell_state(&self) -> bool {
+        false
+    }
+
+    /// Whether the cell needs `gh = h W_h + b_h` apart from `gx`; such cells keep a recurrent
+    /// bias `b_h`.
+    fn separate_recurrent(&self) -> bool {
+        false
+    }
+
+    /// Trailing gate blocks whose recurrent product takes a cell-computed `u_t` instead of
+    /// `h_{t−1}` (see the module docs). `0` for all but the original GRU.
+    fn late_gates(&self) -> usize {
+        0
+    }
 
     /// The layer type as Keras prints it, e.g. `"SimpleRNN"`.
     fn kind(&self) -> &'static str;
@@ -122,7 +195,8 @@ pub trait Cell<F: Float>: Debug + Clone + Send + Sync + 'static {
     /// The layer's default name, e.g. `"simple_rnn"`.
     fn default_name(&self) -> &'static str;
 
-    /// Scalars per batch row the forward step keeps in its per-step cache.
+    /// Scalars per batch row the forward step keeps in its per-step cache (at least `H` for
+    /// cells with late gates).
     fn cache_width(&self, _units: usize) -> usize {
         0
     }

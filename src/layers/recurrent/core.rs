@@ -3,38 +3,42 @@
 //!
 //! # Forward
 //! ```text
-//! X  (B, T, I)  →  time-major copy Xs (T·B, I)
+//! X  (B, T, I)  →  time-major copy Xs (T·B, I)   (read from T down to 1 with go_backwards)
 //! GX = Xs W_x + b                                   one GEMM for all T steps  (T·B, G·H)
 //! h_0 = h0 or 0 (c_0 likewise)
 //! for t = 1..T:
-//!     gh  = h_{t−1} W_h (+ b_h)                     one (B,H)·(H,G·H) product per step
+//!     gh  = h_{t−1} W_h[:, :E] (+ b_h)              one (B,H)·(H,E) product per step
 //!     h_t, c_t = cell(GX_t, gh, h_{t−1}, c_{t−1})   element-wise, in place
 //! output = [h_1 … h_T] as (B, T, H) if return_sequences, else h_T (B, H)
 //! ```
 //!
 //! # Backward (BPTT)
 //! ```text
-//! dh = 0, dc = 0
+//! dh = dL/dh_T from outside (return_state), else 0;  dc likewise
 //! for t = T..1:
 //!     dh += dL/doutput at step t                    (only t = T without return_sequences)
+//!     trace[t] = ‖dh‖
 //!     dGX_t, dgh_t, dh_prev, dc = cell′(...)        element-wise
-//!     dh = dh_prev + dgh_t W_hᵀ                     one product per step
-//! dW_x += Xsᵀ dGX ;  dW_h += [h_0 … h_{T−1}]ᵀ dGH ;  db += Σ rows dGX   (one GEMM each)
+//!     dh = dh_prev + dgh_t W_h[:, :E]ᵀ              one product per step
+//! dW_x += Xsᵀ dGX ;  dW_h[:, :E] += [h_0 … h_{T−1}]ᵀ dGH ;  db += Σ rows dGX   (one GEMM each)
+//! dW_h[:, E:] += [u_1 … u_T]ᵀ dGX[:, E:]            (cells with late gates only)
 //! dX = dGX W_xᵀ ;  dh0 = dh ;  dc0 = dc
 //! ```
 //! The per-step gradients are gathered in `dGX` (and `dGH`) so the weight gradients are one
 //! large product each instead of T small ones. All buffers live in a workspace sized once
 //! per (B, T) and reused, so the step loops allocate nothing.
 
-use ndarray::{Array1, Array2, Array3, ArrayD, ArrayView3, ArrayViewD, Axis, Ix3};
-use ndarray_rand::rand::Rng;
+use ndarray::{Array1, Array2, Array3, ArrayD, ArrayView3, ArrayViewD, Ix3};
+use ndarray_rand::rand::{Rng, RngCore};
 
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::layers::layer::{Layer, Mode, ParamMut, ParamRef, Params};
-use crate::layers::recurrent::cell::{BackwardStep, Cell, ForwardStep, Weights};
+use crate::layers::recurrent::cell::{BackwardStep, Cell, ForwardStep, LateKernel, Weights};
+use crate::layers::recurrent::dynamic::RecurrentLayer;
 use crate::layers::recurrent::state::State;
-use crate::linalg::{add_column_sums, gemm, step_gemm, Op};
+use crate::layers::recurrent::trace::GradientTrace;
+use crate::linalg::{add_column_sums, gemm, step_gemm, Mat, MatMut};
 use crate::shape::{check_finite, check_nonempty, check_same, fmt_shape};
 
 /// Buffers reused across calls of the same shape (time-major: row `t·B + b`).
@@ -42,12 +46,14 @@ use crate::shape::{check_finite, check_nonempty, check_same, fmt_shape};
 struct Workspace<F> {
     batch: usize,
     steps: usize,
-    /// Input, (T·B, I).
+    /// Input in processing order, (T·B, I).
     xs: Vec<F>,
     /// Input projections, then whatever the cell keeps per step, (T·B, G·H).
     gx: Vec<F>,
-    /// Separate recurrent projection of the current step, (B, G·H).
+    /// Separate recurrent projection of the current step, (B, E).
     gh: Vec<F>,
+    /// Late-gate product of the current step, (B, L·H).
+    late: Vec<F>,
     /// Hidden states h_0 … h_T, ((T+1)·B, H).
     hs: Vec<F>,
     /// Cell states c_0 … c_T, ((T+1)·B, H); empty without a cell state.
@@ -56,12 +62,14 @@ struct Workspace<F> {
     cache: Vec<F>,
     /// dL/dGX, (T·B, G·H).
     dgx: Vec<F>,
-    /// dL/dgh per step, (T·B, G·H); empty unless the cell keeps gh separate.
+    /// dL/dgh per step, (T·B, E); empty unless the cell keeps gh separate.
     dgh: Vec<F>,
     dh: Vec<F>,
     dh_prev: Vec<F>,
     dc: Vec<F>,
     dc_prev: Vec<F>,
+    /// dL/du_t scratch for late gates, (B, H).
+    du: Vec<F>,
     /// dL/dXs, (T·B, I).
     dxs: Vec<F>,
     /// W_hᵀ, (G·H, H): the backward step reads it row by row.
@@ -72,12 +80,24 @@ struct Workspace<F> {
 
 /// A recurrent layer: one [`Cell`] stepped over time, with full BPTT.
 ///
-/// The concrete layers are aliases: [`super::SimpleRnn`] is `Recurrent<F, SimpleRnnCell>`.
+/// The concrete layers are aliases: [`super::SimpleRnn`], [`super::Lstm`] and [`super::Gru`]
+/// are `Recurrent<F, SimpleRnnCell>`, `Recurrent<F, LstmCell>` and `Recurrent<F, GruCell>`.
 /// Weights follow the lecture's row-vector layout (see [`Weights`]).
 ///
 /// # Shapes
 /// input `(B, T, I)` → output `(B, T, H)` with `return_sequences`, else `(B, H)`.
-/// An initial state, when given, is `(B, H)` (plus `c` `(B, H)` for cells with a cell state).
+/// An initial state, when given, is `(B, H)` (plus `c` `(B, H)` for the LSTM).
+///
+/// # Options shared by every cell
+/// * `return_sequences`: every step's state, or only the last.
+/// * `go_backwards`: read the input from the last step to the first (Keras's option); the
+///   output sequence is then in processing order, i.e. reversed.
+/// * Initial state: [`Recurrent::set_initial_state`], or per call with
+///   [`Recurrent::forward_with_state`].
+/// * Keras's `return_state`: [`Recurrent::forward_return_state`] returns the output and the
+///   final state together, and [`Recurrent::backward_with_state`] takes a gradient for that
+///   final state (an encoder's state feeding a decoder).
+/// * After `backward`: [`Recurrent::initial_state_grad`] and [`Recurrent::gradient_trace`].
 #[derive(Debug, Clone)]
 pub struct Recurrent<F: Float, C: Cell<F>> {
     name: String,
@@ -85,11 +105,13 @@ pub struct Recurrent<F: Float, C: Cell<F>> {
     input_size: usize,
     units: usize,
     return_sequences: bool,
+    go_backwards: bool,
     weights: Weights<F>,
     grads: Weights<F>,
     initial_state: Option<State<F>>,
     final_state: Option<State<F>>,
     initial_state_grad: Option<State<F>>,
+    trace: Option<GradientTrace<F>>,
     ws: Workspace<F>,
 }
 
@@ -102,13 +124,19 @@ fn zeros_like<F: Float>(w: &Weights<F>) -> Weights<F> {
     }
 }
 
-/// A contiguous row-major slice of a standard-layout array.
+/// A contiguous row-major slice of a standard-layout array (the layer keeps every array in
+/// standard layout, so this is never empty for a non-empty array).
 fn flat<F, D: ndarray::Dimension>(a: &ndarray::Array<F, D>) -> &[F] {
     a.as_slice().unwrap_or(&[])
 }
 
 fn flat_mut<F, D: ndarray::Dimension>(a: &mut ndarray::Array<F, D>) -> &mut [F] {
     a.as_slice_mut().unwrap_or(&mut [])
+}
+
+fn to_array2<F: Float>(what: &str, data: &[F], rows: usize, cols: usize) -> Result<Array2<F>> {
+    Array2::from_shape_vec((rows, cols), data.to_vec())
+        .map_err(|e| Error::shape(what, format!("({rows}, {cols})"), e.to_string()))
 }
 
 impl<F: Float, C: Cell<F>> Recurrent<F, C> {
@@ -141,9 +169,11 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
             input_size,
             units,
             return_sequences,
+            go_backwards: false,
             initial_state: None,
             final_state: None,
             initial_state_grad: None,
+            trace: None,
             ws: Workspace::default(),
         })
     }
@@ -168,9 +198,22 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         self.return_sequences
     }
 
-    /// Sets whether to return every step's state. The weights are unaffected.
+    /// Sets whether to return every step's state. The weights are unaffected; any training
+    /// cache is dropped.
     pub fn set_return_sequences(&mut self, on: bool) {
         self.return_sequences = on;
+        self.ws.valid = false;
+    }
+
+    /// Whether the input is read from the last step to the first.
+    pub fn go_backwards(&self) -> bool {
+        self.go_backwards
+    }
+
+    /// Sets whether to read the input from the last step to the first. Any training cache is
+    /// dropped.
+    pub fn set_go_backwards(&mut self, on: bool) {
+        self.go_backwards = on;
         self.ws.valid = false;
     }
 
@@ -247,12 +290,17 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         self.initial_state_grad.as_ref()
     }
 
-    fn check_state(&self, s: &State<F>, batch: usize) -> Result<()> {
+    /// ‖dL/dh_t‖ for every step of the last backward pass (see [`GradientTrace`]).
+    pub fn gradient_trace(&self) -> Option<&GradientTrace<F>> {
+        self.trace.as_ref()
+    }
+
+    fn check_state(&self, what: &str, s: &State<F>, batch: usize) -> Result<()> {
         let want = [batch, self.units];
-        let (kind, what) = (self.cell.kind(), "initial state");
+        let kind = self.cell.kind();
         check_same(&format!("{kind} {what} h"), &want, s.h.shape())?;
         check_finite(&format!("{kind} {what} h"), &s.h)?;
-        match (&s.c, C::HAS_CELL_STATE) {
+        match (&s.c, self.cell.has_cell_state()) {
             (Some(c), true) => {
                 check_same(&format!("{kind} {what} c"), &want, c.shape())?;
                 check_finite(&format!("{kind} {what} c"), c)?;
@@ -297,30 +345,38 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         check_nonempty(&format!("{} input", self.name), x.shape(), &["batch size", "time steps", "features"])?;
         check_finite(&format!("{} input", self.name), &x)?;
         if let Some(s) = initial {
-            self.check_state(s, b)?;
+            self.check_state("initial state", s, b)?;
         }
         self.ws.valid = false;
         self.final_state = None;
         self.initial_state_grad = None;
+        self.trace = None;
 
         let h = self.units;
-        let gw = C::GATES * h;
+        let (gw, lw) = (self.cell.gates() * h, self.cell.late_gates() * h);
+        let ew = gw - lw;
+        let sep = self.cell.separate_recurrent();
+        let has_c = self.cell.has_cell_state();
         let cw = self.cell.cache_width(h);
         let ws = &mut self.ws;
         ws.batch = b;
         ws.steps = t;
         ws.xs.resize(t * b * i, F::zero());
         ws.gx.resize(t * b * gw, F::zero());
-        ws.gh.resize(if C::SEPARATE_RECURRENT { b * gw } else { 0 }, F::zero());
+        ws.gh.resize(if sep { b * ew } else { 0 }, F::zero());
+        ws.late.resize(b * lw, F::zero());
         ws.hs.resize((t + 1) * b * h, F::zero());
-        ws.cs.resize(if C::HAS_CELL_STATE { (t + 1) * b * h } else { 0 }, F::zero());
+        ws.cs.resize(if has_c { (t + 1) * b * h } else { 0 }, F::zero());
         ws.cache.resize(t * b * cw, F::zero());
 
-        // Time-major copy of the input: row t·B + b holds x[b, t, :].
-        for (ti, xt) in x.axis_iter(Axis(1)).enumerate() {
-            for (bi, row) in xt.outer_iter().enumerate() {
+        // Processing-order, time-major copy of the input: row t·B + b holds x[b, src(t), :].
+        for ti in 0..t {
+            let src = if self.go_backwards { t - 1 - ti } else { ti };
+            for bi in 0..b {
                 let dst = &mut ws.xs[(ti * b + bi) * i..(ti * b + bi + 1) * i];
-                dst.iter_mut().zip(row.iter()).for_each(|(d, &s)| *d = s);
+                for (k, d) in dst.iter_mut().enumerate() {
+                    *d = x[[bi, src, k]];
+                }
             }
         }
         // GX = Xs W_x + b for every step at once.
@@ -328,45 +384,53 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         for row in ws.gx.chunks_exact_mut(gw) {
             row.copy_from_slice(bias);
         }
-        gemm(t * b, gw, i, F::one(), &ws.xs, Op::N, flat(&self.weights.kernel), Op::N, F::one(), &mut ws.gx)?;
+        gemm(
+            F::one(),
+            Mat::new(&ws.xs, t * b, i),
+            Mat::new(flat(&self.weights.kernel), i, gw),
+            F::one(),
+            MatMut::new(&mut ws.gx, t * b, gw),
+        )?;
 
         // Initial state.
+        let bh = b * h;
         match initial {
             Some(s) => {
-                ws.hs[..b * h].iter_mut().zip(s.h.iter()).for_each(|(d, &v)| *d = v);
+                ws.hs[..bh].iter_mut().zip(s.h.iter()).for_each(|(d, &v)| *d = v);
                 if let Some(c) = &s.c {
-                    ws.cs[..b * h].iter_mut().zip(c.iter()).for_each(|(d, &v)| *d = v);
+                    ws.cs[..bh].iter_mut().zip(c.iter()).for_each(|(d, &v)| *d = v);
                 }
             }
             None => {
-                ws.hs[..b * h].iter_mut().for_each(|d| *d = F::zero());
-                if C::HAS_CELL_STATE {
-                    ws.cs[..b * h].iter_mut().for_each(|d| *d = F::zero());
+                ws.hs[..bh].iter_mut().for_each(|d| *d = F::zero());
+                if has_c {
+                    ws.cs[..bh].iter_mut().for_each(|d| *d = F::zero());
                 }
             }
         }
 
         let wh = flat(&self.weights.recurrent_kernel);
+        let wh_early = Mat::strided(wh, h, ew, gw);
         let rbias = self.weights.recurrent_bias.as_ref().map(flat).unwrap_or(&[]);
-        let bh = b * h;
+        let late = LateKernel::new(wh, &[], h, self.cell.gates(), self.cell.late_gates());
         for step in 0..t {
             let (hs_done, hs_rest) = ws.hs.split_at_mut((step + 1) * bh);
             let h_prev = &hs_done[step * bh..];
             let h_next = &mut hs_rest[..bh];
-            let (c_prev, c_next): (&[F], &mut [F]) = if C::HAS_CELL_STATE {
+            let (c_prev, c_next): (&[F], &mut [F]) = if has_c {
                 let (cs_done, cs_rest) = ws.cs.split_at_mut((step + 1) * bh);
                 (&cs_done[step * bh..], &mut cs_rest[..bh])
             } else {
                 (&[], &mut [])
             };
             let gx_t = &mut ws.gx[step * b * gw..(step + 1) * b * gw];
-            if C::SEPARATE_RECURRENT {
-                for row in ws.gh.chunks_exact_mut(gw) {
-                    row.copy_from_slice(rbias);
+            if sep {
+                for row in ws.gh.chunks_exact_mut(ew) {
+                    row.copy_from_slice(&rbias[..ew]);
                 }
-                step_gemm(b, h, gw, h_prev, wh, &mut ws.gh, true);
-            } else {
-                step_gemm(b, h, gw, h_prev, wh, gx_t, true);
+                step_gemm(Mat::new(h_prev, b, h), wh_early, MatMut::new(&mut ws.gh, b, ew), true);
+            } else if ew > 0 {
+                step_gemm(Mat::new(h_prev, b, h), wh_early, MatMut::strided(gx_t, b, ew, gw), true);
             }
             self.cell.forward_step(ForwardStep {
                 batch: b,
@@ -378,20 +442,14 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
                 h: h_next,
                 c: c_next,
                 cache: &mut ws.cache[step * b * cw..(step + 1) * b * cw],
+                late,
+                late_out: &mut ws.late,
             });
         }
 
-        // Outputs and the final state.
-        let h_last = Array2::from_shape_vec((b, h), ws.hs[t * bh..].to_vec())
-            .map_err(|e| Error::shape("final state", format!("({b}, {h})"), e.to_string()))?;
-        let c_last = if C::HAS_CELL_STATE {
-            Some(
-                Array2::from_shape_vec((b, h), ws.cs[t * bh..].to_vec())
-                    .map_err(|e| Error::shape("final cell state", format!("({b}, {h})"), e.to_string()))?,
-            )
-        } else {
-            None
-        };
+        // Outputs (in processing order) and the final state.
+        let h_last = to_array2("final state", &ws.hs[t * bh..], b, h)?;
+        let c_last = if has_c { Some(to_array2("final cell state", &ws.cs[t * bh..], b, h)?) } else { None };
         let out = if self.return_sequences {
             let hs = &ws.hs;
             Array3::from_shape_fn((b, t, h), |(bi, ti, k)| hs[(ti + 1) * bh + bi * h + k]).into_dyn()
@@ -403,8 +461,34 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         Ok(out)
     }
 
-    /// Backpropagation through time; returns dL/dx `(B, T, I)`.
-    fn backward_seq(&mut self, grad_output: ArrayViewD<'_, F>) -> Result<Array3<F>> {
+    /// Runs the layer and returns its output together with its final state, as Keras's
+    /// `return_state=True` does (the state is also kept for [`Recurrent::final_state`]).
+    ///
+    /// # Errors
+    /// As [`Recurrent::forward_with_state`].
+    pub fn forward_return_state(
+        &mut self,
+        x: ArrayView3<'_, F>,
+        initial: Option<&State<F>>,
+        mode: Mode,
+    ) -> Result<(ArrayD<F>, State<F>)> {
+        let out = self.forward_with_state(x, initial, mode)?;
+        let state = self.final_state.clone().ok_or_else(|| Error::NoForwardCache { layer: self.name.clone() })?;
+        Ok((out, state))
+    }
+
+    /// Backpropagation through time with an extra gradient on the final state (for a final
+    /// state that feeds something else, as an encoder's feeds a decoder). `None` means the
+    /// final state gets gradient only through the output. Returns dL/dx `(B, T, I)`.
+    ///
+    /// # Errors
+    /// As [`Layer::backward`]; [`Error::ShapeMismatch`] if `grad_final` is not `(B, H)` (with
+    /// `c` exactly for the LSTM). Nothing is accumulated on error.
+    pub fn backward_with_state(
+        &mut self,
+        grad_output: ArrayViewD<'_, F>,
+        grad_final: Option<&State<F>>,
+    ) -> Result<Array3<F>> {
         if !self.ws.valid {
             return Err(Error::NoForwardCache { layer: self.name.clone() });
         }
@@ -412,22 +496,36 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         let want: Vec<usize> = if self.return_sequences { vec![b, t, h] } else { vec![b, h] };
         check_same(&format!("{} grad_output (must match the output)", self.name), &want, grad_output.shape())?;
         check_finite(&format!("{} grad_output", self.name), &grad_output)?;
+        if let Some(s) = grad_final {
+            self.check_state("final state gradient", s, b)?;
+        }
         let g = grad_output.as_standard_layout();
         let g = g.as_slice().unwrap_or(&[]);
 
-        let gw = C::GATES * h;
+        let (gates, late_gates) = (self.cell.gates(), self.cell.late_gates());
+        let (gw, lw) = (gates * h, late_gates * h);
+        let ew = gw - lw;
+        let sep = self.cell.separate_recurrent();
+        let has_c = self.cell.has_cell_state();
         let cw = self.cell.cache_width(h);
         let bh = b * h;
         let ws = &mut self.ws;
         ws.dgx.resize(t * b * gw, F::zero());
-        ws.dgh.resize(if C::SEPARATE_RECURRENT { t * b * gw } else { 0 }, F::zero());
+        ws.dgh.resize(if sep { t * b * ew } else { 0 }, F::zero());
+        ws.du.resize(if lw > 0 { bh } else { 0 }, F::zero());
         for v in [&mut ws.dh, &mut ws.dh_prev] {
             v.clear();
             v.resize(bh, F::zero());
         }
         for v in [&mut ws.dc, &mut ws.dc_prev] {
             v.clear();
-            v.resize(if C::HAS_CELL_STATE { bh } else { 0 }, F::zero());
+            v.resize(if has_c { bh } else { 0 }, F::zero());
+        }
+        if let Some(s) = grad_final {
+            ws.dh.iter_mut().zip(s.h.iter()).for_each(|(d, &v)| *d = v);
+            if let Some(c) = &s.c {
+                ws.dc.iter_mut().zip(c.iter()).for_each(|(d, &v)| *d = v);
+            }
         }
         ws.dxs.resize(t * b * i, F::zero());
 
@@ -439,6 +537,9 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
                 ws.wh_t[c * h + r] = v;
             }
         }
+        let late = LateKernel::new(wh, &ws.wh_t, h, gates, late_gates);
+        let wh_t_early = Mat::new(&ws.wh_t[..ew * h], ew, h);
+        let mut norms = vec![F::zero(); t];
         for step in (0..t).rev() {
             // The output's gradient enters at this step.
             if self.return_sequences {
@@ -449,13 +550,15 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
             } else if step == t - 1 {
                 ws.dh.iter_mut().zip(g).for_each(|(d, &s)| *d += s);
             }
-            let (c_prev, c_now): (&[F], &[F]) = if C::HAS_CELL_STATE {
+            norms[step] = ws.dh.iter().map(|&v| v * v).sum::<F>().sqrt();
+            let (c_prev, c_now): (&[F], &[F]) = if has_c {
                 (&ws.cs[step * bh..(step + 1) * bh], &ws.cs[(step + 1) * bh..(step + 2) * bh])
             } else {
                 (&[], &[])
             };
             let rows = step * b * gw..(step + 1) * b * gw;
-            let dgh: &mut [F] = if C::SEPARATE_RECURRENT { &mut ws.dgh[rows.clone()] } else { &mut [] };
+            let erows = step * b * ew..(step + 1) * b * ew;
+            let dgh: &mut [F] = if sep { &mut ws.dgh[erows.clone()] } else { &mut [] };
             self.cell.backward_step(BackwardStep {
                 batch: b,
                 units: h,
@@ -471,49 +574,60 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
                 dgh,
                 dh_prev: &mut ws.dh_prev,
                 dc_prev: &mut ws.dc_prev,
+                late,
+                late_scratch: &mut ws.du,
             });
-            // dh_{t−1} = direct part + dgh_t W_hᵀ.
-            let dgh_t = if C::SEPARATE_RECURRENT { &ws.dgh[rows] } else { &ws.dgx[rows] };
-            step_gemm(b, gw, h, dgh_t, &ws.wh_t, &mut ws.dh_prev, true);
+            // dh_{t−1} = direct part + dgh_t W_h[:, :E]ᵀ.
+            let dgh_t = if sep { Mat::new(&ws.dgh[erows], b, ew) } else { Mat::strided(&ws.dgx[rows], b, ew, gw) };
+            if ew > 0 {
+                step_gemm(dgh_t, wh_t_early, MatMut::new(&mut ws.dh_prev, b, h), true);
+            }
             std::mem::swap(&mut ws.dh, &mut ws.dh_prev);
             std::mem::swap(&mut ws.dc, &mut ws.dc_prev);
         }
 
         // Weight gradients: one product each over all T·B rows.
-        let dgh_all: &[F] = if C::SEPARATE_RECURRENT { &ws.dgh } else { &ws.dgx };
-        gemm(i, gw, t * b, F::one(), &ws.xs, Op::T, &ws.dgx, Op::N, F::one(), flat_mut(&mut self.grads.kernel))?;
-        gemm(
-            h,
-            gw,
-            t * b,
-            F::one(),
-            &ws.hs[..t * bh],
-            Op::T,
-            dgh_all,
-            Op::N,
-            F::one(),
-            flat_mut(&mut self.grads.recurrent_kernel),
-        )?;
-        add_column_sums(&ws.dgx, gw, flat_mut(&mut self.grads.bias));
-        if let Some(rb) = self.grads.recurrent_bias.as_mut() {
-            add_column_sums(&ws.dgh, gw, flat_mut(rb));
+        let tb = t * b;
+        let gk = flat_mut(&mut self.grads.kernel);
+        gemm(F::one(), Mat::new(&ws.xs, tb, i).t(), Mat::new(&ws.dgx, tb, gw), F::one(), MatMut::new(gk, i, gw))?;
+        let grk = flat_mut(&mut self.grads.recurrent_kernel);
+        if ew > 0 {
+            let dg_early = if sep { Mat::new(&ws.dgh, tb, ew) } else { Mat::strided(&ws.dgx, tb, ew, gw) };
+            gemm(F::one(), Mat::new(&ws.hs[..tb * h], tb, h).t(), dg_early, F::one(), MatMut::strided(grk, h, ew, gw))?;
         }
-        // dXs = dGX W_xᵀ, then back to batch-major.
-        gemm(t * b, i, gw, F::one(), &ws.dgx, Op::N, flat(&self.weights.kernel), Op::T, F::zero(), &mut ws.dxs)?;
+        if lw > 0 {
+            // The late blocks multiplied u_t, kept in the first H columns of each cache row.
+            gemm(
+                F::one(),
+                Mat::strided(&ws.cache, tb, h, cw).t(),
+                Mat::strided(&ws.dgx[ew..], tb, lw, gw),
+                F::one(),
+                MatMut::strided(&mut grk[ew..], h, lw, gw),
+            )?;
+        }
+        add_column_sums(&ws.dgx, tb, gw, gw, flat_mut(&mut self.grads.bias));
+        if let Some(rb) = self.grads.recurrent_bias.as_mut() {
+            add_column_sums(&ws.dgh, tb, ew, ew, flat_mut(rb));
+        }
+        // dXs = dGX W_xᵀ, then back to batch-major input positions.
+        gemm(
+            F::one(),
+            Mat::new(&ws.dgx, tb, gw),
+            Mat::new(flat(&self.weights.kernel), i, gw).t(),
+            F::zero(),
+            MatMut::new(&mut ws.dxs, tb, i),
+        )?;
         let dxs = &ws.dxs;
-        let dx = Array3::from_shape_fn((b, t, i), |(bi, ti, k)| dxs[(ti * b + bi) * i + k]);
+        let back = self.go_backwards;
+        let dx = Array3::from_shape_fn((b, t, i), |(bi, pos, k)| {
+            let ti = if back { t - 1 - pos } else { pos };
+            dxs[(ti * b + bi) * i + k]
+        });
 
-        let dh0 = Array2::from_shape_vec((b, h), ws.dh.clone())
-            .map_err(|e| Error::shape("initial state gradient", format!("({b}, {h})"), e.to_string()))?;
-        let dc0 = if C::HAS_CELL_STATE {
-            Some(
-                Array2::from_shape_vec((b, h), ws.dc.clone())
-                    .map_err(|e| Error::shape("initial cell state gradient", format!("({b}, {h})"), e.to_string()))?,
-            )
-        } else {
-            None
-        };
+        let dh0 = to_array2("initial state gradient", &ws.dh, b, h)?;
+        let dc0 = if has_c { Some(to_array2("initial cell state gradient", &ws.dc, b, h)?) } else { None };
         self.initial_state_grad = Some(State { h: dh0, c: dc0 });
+        self.trace = Some(GradientTrace::new(norms));
         Ok(dx)
     }
 }
@@ -594,7 +708,7 @@ impl<F: Float, C: Cell<F>> Layer<F> for Recurrent<F, C> {
     }
 
     fn backward(&mut self, grad_output: ArrayViewD<'_, F>) -> Result<ArrayD<F>> {
-        Ok(self.backward_seq(grad_output)?.into_dyn())
+        Ok(self.backward_with_state(grad_output, None)?.into_dyn())
     }
 
     fn as_any(&self) -> &dyn std::any::Any {
@@ -603,6 +717,18 @@ impl<F: Float, C: Cell<F>> Layer<F> for Recurrent<F, C> {
 
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
         self
+    }
+
+    fn as_recurrent(&self) -> Option<&dyn RecurrentLayer<F>> {
+        Some(self)
+    }
+
+    fn as_recurrent_mut(&mut self) -> Option<&mut dyn RecurrentLayer<F>> {
+        Some(self)
+    }
+
+    fn into_recurrent(self: Box<Self>) -> std::result::Result<Box<dyn RecurrentLayer<F>>, Box<dyn Layer<F>>> {
+        Ok(self)
     }
 
     fn clear_cache(&mut self) {
@@ -616,6 +742,99 @@ impl<F: Float, C: Cell<F>> Layer<F> for Recurrent<F, C> {
     fn config_summary(&self) -> String {
         let extra = self.cell.config_summary();
         let sep = if extra.is_empty() { "" } else { ", " };
-        format!("units={}{sep}{extra}, return_sequences={}", self.units, self.return_sequences)
+        format!(
+            "units={}{sep}{extra}, return_sequences={}, go_backwards={}",
+            self.units, self.return_sequences, self.go_backwards
+        )
+    }
+}
+
+impl<F: Float, C: Cell<F>> RecurrentLayer<F> for Recurrent<F, C> {
+    fn units(&self) -> usize {
+        self.units
+    }
+
+    fn input_size(&self) -> usize {
+        self.input_size
+    }
+
+    fn has_cell_state(&self) -> bool {
+        self.cell.has_cell_state()
+    }
+
+    fn return_sequences(&self) -> bool {
+        self.return_sequences
+    }
+
+    fn set_return_sequences(&mut self, on: bool) {
+        Recurrent::set_return_sequences(self, on)
+    }
+
+    fn go_backwards(&self) -> bool {
+        self.go_backwards
+    }
+
+    fn set_go_backwards(&mut self, on: bool) {
+        Recurrent::set_go_backwards(self, on)
+    }
+
+    fn forward_with_state(
+        &mut self,
+        x: ArrayView3<'_, F>,
+        initial: Option<&State<F>>,
+        mode: Mode,
+    ) -> Result<ArrayD<F>> {
+        Recurrent::forward_with_state(self, x, initial, mode)
+    }
+
+    fn backward_with_state(
+        &mut self,
+        grad_output: ArrayViewD<'_, F>,
+        grad_final: Option<&State<F>>,
+    ) -> Result<Array3<F>> {
+        Recurrent::backward_with_state(self, grad_output, grad_final)
+    }
+
+    fn validate_state(&self, state: &State<F>, batch: usize) -> Result<()> {
+        self.check_state("initial state", state, batch)
+    }
+
+    fn initial_state(&self) -> Option<&State<F>> {
+        self.initial_state.as_ref()
+    }
+
+    fn set_initial_state(&mut self, state: Option<State<F>>) {
+        self.initial_state = state;
+    }
+
+    fn final_state(&self) -> Option<&State<F>> {
+        self.final_state.as_ref()
+    }
+
+    fn initial_state_grad(&self) -> Option<&State<F>> {
+        self.initial_state_grad.as_ref()
+    }
+
+    fn gradient_trace(&self) -> Option<&GradientTrace<F>> {
+        self.trace.as_ref()
+    }
+
+    fn fresh_copy(&self, rng: &mut dyn RngCore) -> Box<dyn RecurrentLayer<F>> {
+        let weights = self.cell.init_weights(rng, self.input_size, self.units);
+        Box::new(Recurrent {
+            name: self.name.clone(),
+            grads: zeros_like(&weights),
+            weights,
+            cell: self.cell.clone(),
+            input_size: self.input_size,
+            units: self.units,
+            return_sequences: self.return_sequences,
+            go_backwards: self.go_backwards,
+            initial_state: None,
+            final_state: None,
+            initial_state_grad: None,
+            trace: None,
+            ws: Workspace::default(),
+        })
     }
 }

@@ -39,9 +39,9 @@ impl Default for SimpleRnnCell {
 }
 
 impl<F: Float> Cell<F> for SimpleRnnCell {
-    const GATES: usize = 1;
-    const HAS_CELL_STATE: bool = false;
-    const SEPARATE_RECURRENT: bool = false;
+    fn gates(&self) -> usize {
+        1
+    }
 
     fn kind(&self) -> &'static str {
         "SimpleRNN"
@@ -111,12 +111,20 @@ pub struct SimpleRnnConfig {
     pub activation: Activation,
     /// Return every step's state `(B, T, H)` instead of the last `(B, H)`. Defaults to `false`.
     pub return_sequences: bool,
+    /// Read the input from the last step to the first. Defaults to `false`.
+    pub go_backwards: bool,
 }
 
 impl SimpleRnnConfig {
     /// A tanh SimpleRNN with `units` units on `input_size` features, returning the last state.
     pub fn new(input_size: usize, units: usize) -> Self {
-        SimpleRnnConfig { input_size, units, activation: Activation::Tanh, return_sequences: false }
+        SimpleRnnConfig {
+            input_size,
+            units,
+            activation: Activation::Tanh,
+            return_sequences: false,
+            go_backwards: false,
+        }
     }
 
     /// Sets the activation. Defaults to [`Activation::Tanh`].
@@ -131,18 +139,26 @@ impl SimpleRnnConfig {
         self
     }
 
+    /// Sets whether to read the input backwards. Defaults to `false`.
+    pub fn with_go_backwards(mut self, on: bool) -> Self {
+        self.go_backwards = on;
+        self
+    }
+
     /// Creates the layer with Keras's initialisation: Glorot-uniform kernel, orthogonal
     /// recurrent kernel, zero bias, drawn from `rng`.
     ///
     /// # Errors
     /// [`crate::Error::InvalidConfig`] if `input_size` or `units` is 0.
     pub fn init<F: Float, R: Rng + ?Sized>(&self, rng: &mut R) -> Result<SimpleRnn<F>> {
-        Recurrent::new(
+        let mut layer = Recurrent::new(
             SimpleRnnCell { activation: self.activation },
             self.input_size,
             self.units,
             self.return_sequences,
             rng,
-        )
+        )?;
+        layer.set_go_backwards(self.go_backwards);
+        Ok(layer)
     }
 }

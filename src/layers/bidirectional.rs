@@ -1,0 +1,328 @@
+//! [`Bidirectional`]: a recurrent layer run over the sequence in both directions.
+//!
+//! ```text
+//! forward half:   h→_t  from x_1 … x_t
+//! backward half:  h←_t  from x_T … x_t      (a copy of the layer with go_backwards, its
+//!                                            outputs flipped back so position t lines up)
+//! output_t = merge(h→_t, h←_t)              concat (default) [h→ | h←], sum, mul or average
+//! ```
+//!
+//! This is PyTorch's `bidirectional=True` and Keras's `Bidirectional` wrapper: with
+//! `return_sequences` the output is `(B, T, 2H)` for concat (else `(B, T, H)`); without it,
+//! the merge of the forward half's last state and the backward half's last state (the one
+//! after reading x_1).
+
+use ndarray::{concatenate, ArrayD, ArrayView3, ArrayViewD, Axis, Ix3};
+use ndarray_rand::rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::float::Float;
+use crate::layers::layer::{Layer, Mode, ParamMut, ParamRef, Params};
+use crate::layers::recurrent::{RecurrentLayer, State};
+use crate::shape::{check_finite, check_same, fmt_shape};
+
+/// How the two directions' outputs are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MergeMode {
+    /// `[forward | backward]` on the last axis (width 2H). Keras's and PyTorch's default.
+    #[default]
+    Concat,
+    /// `forward + backward`.
+    Sum,
+    /// `forward ⊙ backward`.
+    Mul,
+    /// `(forward + backward) / 2`.
+    Average,
+}
+
+#[derive(Debug, Clone)]
+struct BiCache<F> {
+    /// The forward half's output.
+    fwd: ArrayD<F>,
+    /// The backward half's output, aligned with the forward half's positions.
+    bwd: ArrayD<F>,
+}
+
+/// A recurrent layer and a go-backwards copy of it, run side by side and merged.
+///
+/// # Shapes
+/// input `(B, T, I)` → `(B, T, 2H)` (concat) or `(B, T, H)` with `return_sequences`, else
+/// `(B, 2H)` or `(B, H)`.
+///
+/// # Example
+/// ```
+/// use ndarray::Array3;
+/// use recurrent::prelude::*;
+/// let mut rng = StdRng::seed_from_u64(0);
+/// let lstm = LstmConfig::new(2, 4).with_return_sequences(true).init::<f64, _>(&mut rng)?;
+/// let mut bi = Bidirectional::new(lstm, MergeMode::Concat, &mut rng)?;
+/// assert_eq!(bi.param_count(), 2 * 4 * 4 * (2 + 4 + 1));
+/// let y = bi.forward(Array3::<f64>::zeros((3, 7, 2)).into_dyn().view(), Mode::Infer)?;
+/// assert_eq!(y.shape(), &[3, 7, 8]);
+/// # Ok::<(), recurrent::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Bidirectional<F: Float> {
+    name: String,
+    merge: MergeMode,
+    forward: Box<dyn RecurrentLayer<F>>,
+    backward: Box<dyn RecurrentLayer<F>>,
+    cache: Option<BiCache<F>>,
+}
+
+fn not_recurrent<F: Float>(layer: &dyn Layer<F>) -> Error {
+    Error::config(
+        "Bidirectional layer",
+        "a recurrent layer (SimpleRNN, LSTM, GRU)",
+        format!("{} ({})", layer.name(), layer.kind()),
+    )
+}
+
+impl<F: Float> Bidirectional<F> {
+    /// Wraps `layer`; the backward half is a copy of its configuration with fresh weights
+    /// drawn from `rng`, reading the sequence the other way.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if `layer` is not a recurrent layer.
+    pub fn new<L: Layer<F> + 'static, R: RngCore>(layer: L, merge: MergeMode, rng: &mut R) -> Result<Self> {
+        Self::from_boxed(Box::new(layer), merge, rng)
+    }
+
+    /// As [`Bidirectional::new`], for a boxed layer.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if `layer` is not a recurrent layer.
+    pub fn from_boxed<R: RngCore>(layer: Box<dyn Layer<F>>, merge: MergeMode, rng: &mut R) -> Result<Self> {
+        let forward = layer.into_recurrent().map_err(|l| not_recurrent(l.as_ref()))?;
+        let mut backward = forward.fresh_copy(rng);
+        backward.set_go_backwards(!forward.go_backwards());
+        Ok(Self::assemble(forward, backward, merge))
+    }
+
+    /// Wraps two layers given explicitly (Keras's `backward_layer`); the backward one is set
+    /// to read the sequence the other way from the forward one.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if either is not a recurrent layer, or they differ in input
+    /// size, units or `return_sequences`.
+    pub fn with_layers(forward: Box<dyn Layer<F>>, backward: Box<dyn Layer<F>>, merge: MergeMode) -> Result<Self> {
+        let forward = forward.into_recurrent().map_err(|l| not_recurrent(l.as_ref()))?;
+        let mut backward = backward.into_recurrent().map_err(|l| not_recurrent(l.as_ref()))?;
+        let pairs = [
+            ("input size", forward.input_size(), backward.input_size()),
+            ("units", forward.units(), backward.units()),
+            ("return_sequences", forward.return_sequences() as usize, backward.return_sequences() as usize),
+        ];
+        for (what, a, b) in pairs {
+            if a != b {
+                return Err(Error::config(
+                    format!("Bidirectional backward layer {what}"),
+                    format!("the forward layer's ({a})"),
+                    b,
+                ));
+            }
+        }
+        backward.set_go_backwards(!forward.go_backwards());
+        Ok(Self::assemble(forward, backward, merge))
+    }
+
+    fn assemble(forward: Box<dyn RecurrentLayer<F>>, backward: Box<dyn RecurrentLayer<F>>, merge: MergeMode) -> Self {
+        Bidirectional { name: "bidirectional".to_string(), merge, forward, backward, cache: None }
+    }
+
+    /// The merge mode.
+    pub fn merge_mode(&self) -> MergeMode {
+        self.merge
+    }
+
+    /// The forward half.
+    pub fn forward_layer(&self) -> &dyn RecurrentLayer<F> {
+        self.forward.as_ref()
+    }
+
+    /// The forward half, mutably (weights, initial state).
+    pub fn forward_layer_mut(&mut self) -> &mut dyn RecurrentLayer<F> {
+        self.forward.as_mut()
+    }
+
+    /// The backward half.
+    pub fn backward_layer(&self) -> &dyn RecurrentLayer<F> {
+        self.backward.as_ref()
+    }
+
+    /// The backward half, mutably (weights, initial state).
+    pub fn backward_layer_mut(&mut self) -> &mut dyn RecurrentLayer<F> {
+        self.backward.as_mut()
+    }
+
+    fn seq(&self) -> bool {
+        self.forward.return_sequences()
+    }
+
+    /// Flips a `(B, T, H)` output along time; leaves `(B, H)` alone.
+    fn align(&self, a: ArrayD<F>) -> ArrayD<F> {
+        if self.seq() {
+            let mut a = a;
+            a.invert_axis(Axis(1));
+            a.as_standard_layout().into_owned()
+        } else {
+            a
+        }
+    }
+
+    /// Runs both halves from explicit initial states (`None`: zeros), PyTorch's `h0` for the
+    /// two directions.
+    ///
+    /// # Errors
+    /// As [`crate::Recurrent::forward_with_state`], for either half.
+    pub fn forward_with_states(
+        &mut self,
+        x: ArrayView3<'_, F>,
+        forward_state: Option<&State<F>>,
+        backward_state: Option<&State<F>>,
+        mode: Mode,
+    ) -> Result<ArrayD<F>> {
+        // Check both states first, so an error leaves both halves as they were (the input
+        // itself is checked identically by both).
+        let batch = x.shape()[0];
+        if let Some(s) = forward_state {
+            self.forward.validate_state(s, batch)?;
+        }
+        if let Some(s) = backward_state {
+            self.backward.validate_state(s, batch)?;
+        }
+        let f = self.forward.forward_with_state(x.view(), forward_state, mode)?;
+        let b = self.backward.forward_with_state(x, backward_state, mode)?;
+        let b = self.align(b);
+        self.cache = None;
+        let out = match self.merge {
+            MergeMode::Concat => {
+                let axis = Axis(f.ndim() - 1);
+                concatenate(axis, &[f.view(), b.view()])
+                    .map_err(|e| Error::shape("Bidirectional merge", "equal halves", e.to_string()))?
+            }
+            MergeMode::Sum => &f + &b,
+            MergeMode::Mul => &f * &b,
+            MergeMode::Average => (&f + &b).mapv(|v| v * F::of(0.5)),
+        };
+        if mode == Mode::Train {
+            self.cache = Some(BiCache { fwd: f, bwd: b });
+        }
+        Ok(out)
+    }
+}
+
+impl<F: Float> Params<F> for Bidirectional<F> {
+    fn visit_params(&self, f: &mut dyn FnMut(ParamRef<'_, F>)) {
+        self.forward.visit_params(f);
+        self.backward.visit_params(f);
+    }
+
+    fn visit_params_mut(&mut self, f: &mut dyn FnMut(ParamMut<'_, F>)) {
+        self.forward.visit_params_mut(f);
+        self.backward.visit_params_mut(f);
+    }
+}
+
+impl<F: Float> Layer<F> for Bidirectional<F> {
+    fn kind(&self) -> &'static str {
+        "Bidirectional"
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn set_name(&mut self, name: String) {
+        self.name = name;
+    }
+
+    fn input_spec(&self) -> Vec<Option<usize>> {
+        self.forward.input_spec()
+    }
+
+    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        let mut out = self.forward.output_shape(input_shape)?;
+        if self.merge == MergeMode::Concat {
+            if let Some(last) = out.last_mut() {
+                *last *= 2;
+            }
+        }
+        Ok(out)
+    }
+
+    fn forward(&mut self, input: ArrayViewD<'_, F>, mode: Mode) -> Result<ArrayD<F>> {
+        let shape = input.shape().to_vec();
+        let x = input.into_dimensionality::<Ix3>().map_err(|_| {
+            Error::shape(
+                format!("{} input", self.name),
+                format!("(B, T, {}): rank 3", self.forward.input_size()),
+                format!("{} (rank {})", fmt_shape(&shape), shape.len()),
+            )
+        })?;
+        let (fs, bs) = (self.forward.initial_state().cloned(), self.backward.initial_state().cloned());
+        self.forward_with_states(x, fs.as_ref(), bs.as_ref(), mode)
+    }
+
+    fn backward(&mut self, grad_output: ArrayViewD<'_, F>) -> Result<ArrayD<F>> {
+        let cache = match &self.cache {
+            Some(c) if self.forward.has_cache() && self.backward.has_cache() => c,
+            _ => return Err(Error::NoForwardCache { layer: self.name.clone() }),
+        };
+        let mut want = cache.fwd.shape().to_vec();
+        if self.merge == MergeMode::Concat {
+            if let Some(last) = want.last_mut() {
+                *last *= 2;
+            }
+        }
+        check_same(&format!("{} grad_output (must match the output)", self.name), &want, grad_output.shape())?;
+        check_finite(&format!("{} grad_output", self.name), &grad_output)?;
+        let h = self.forward.units();
+        let last = grad_output.ndim() - 1;
+        let (gf, gb): (ArrayD<F>, ArrayD<F>) = match self.merge {
+            MergeMode::Concat => (
+                grad_output.slice_axis(Axis(last), (0..h).into()).to_owned(),
+                grad_output.slice_axis(Axis(last), (h..2 * h).into()).to_owned(),
+            ),
+            MergeMode::Sum => (grad_output.to_owned(), grad_output.to_owned()),
+            MergeMode::Mul => (&grad_output * &cache.bwd, &grad_output * &cache.fwd),
+            MergeMode::Average => {
+                let half = grad_output.mapv(|v| v * F::of(0.5));
+                (half.clone(), half)
+            }
+        };
+        // The backward half produced its outputs in reading order; flip the gradient back.
+        let gb = self.align(gb);
+        let dx_f = self.forward.backward_with_state(gf.view(), None)?;
+        let dx_b = self.backward.backward_with_state(gb.view(), None)?;
+        Ok((dx_f + dx_b).into_dyn())
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
+    fn into_recurrent(self: Box<Self>) -> std::result::Result<Box<dyn RecurrentLayer<F>>, Box<dyn Layer<F>>> {
+        Err(self)
+    }
+
+    fn clear_cache(&mut self) {
+        self.cache = None;
+        self.forward.clear_cache();
+        self.backward.clear_cache();
+    }
+
+    fn has_cache(&self) -> bool {
+        self.cache.is_some() && self.forward.has_cache() && self.backward.has_cache()
+    }
+
+    fn config_summary(&self) -> String {
+        format!("merge_mode={:?}, layer={} ({})", self.merge, self.forward.kind(), self.forward.config_summary())
+    }
+}
