@@ -1,15 +1,18 @@
 //! Criterion benchmarks of the recurrent step: forward (inference) and forward + backward
-//! (BPTT over every step, gradients for x and every parameter) of SimpleRNN, on the four
-//! workloads of ../shared/bench/workloads.json.
+//! (BPTT over every step, gradients for x and every parameter) of SimpleRNN, LSTM and GRU,
+//! on the four workloads of ../shared/bench/workloads.json.
 //!
 //! ```sh
-//! cargo bench --bench recurrent                      # everything
-//! cargo bench --bench recurrent -- 'simple_rnn/f32'  # one group
+//! cargo bench --bench recurrent                          # everything
+//! cargo bench --bench recurrent -- 'simple_rnn/f32'      # one cell and dtype
+//! cargo bench --bench recurrent -- 'lstm/f32/fwd_bwd/large'
 //! ```
 //!
 //! Modes match ../shared/bench/pytorch_rnn.py: `forward` is `model(x)` without a graph;
 //! `fwd_bwd` clears the gradients, runs a training forward pass and backpropagates
-//! dL/doutput = 1 (the gradient of `out.sum()`).
+//! dL/doutput = 1 (the gradient of `out.sum()`). The throughput criterion prints is useful
+//! GEMM FLOP/s as the reference scripts count them: 2·B·T·G·H·(I+H) per forward pass and
+//! three times that for forward + backward.
 
 mod workloads;
 
@@ -23,45 +26,52 @@ use recurrent::rand::Rng;
 use recurrent::Float;
 use workloads::{Workload, WORKLOADS};
 
-fn setup<F: Float>(w: &Workload) -> (SimpleRnn<F>, Array3<F>, ArrayD<F>) {
-    let mut rng = StdRng::seed_from_u64(0);
-    let rnn = SimpleRnnConfig::new(w.i, w.h)
-        .with_return_sequences(true)
-        .init::<F, _>(&mut rng)
-        .expect("valid bench configuration");
-    let x = Array3::from_shape_fn((w.b, w.t, w.i), |_| F::of(rng.random::<f64>() * 2.0 - 1.0));
-    let ones = ArrayD::from_elem(vec![w.b, w.t, w.h], F::one());
-    (rnn, x, ones)
-}
+/// The cells measured: name as in the reference results, gate blocks G, constructor.
+type Build<F> = fn(&Workload, &mut StdRng) -> Box<dyn RecurrentLayer<F>>;
 
-/// Useful GEMM FLOPs of one forward pass, as the reference scripts count them.
-fn forward_flops(w: &Workload) -> u64 {
-    (2 * w.b * w.t * w.h * (w.i + w.h)) as u64
+fn cells<F: Float>() -> [(&'static str, usize, Build<F>); 3] {
+    [
+        ("simple_rnn", 1, |w, rng| {
+            Box::new(SimpleRnnConfig::new(w.i, w.h).with_return_sequences(true).init::<F, _>(rng).expect("valid"))
+        }),
+        ("lstm", 4, |w, rng| {
+            Box::new(LstmConfig::new(w.i, w.h).with_return_sequences(true).init::<F, _>(rng).expect("valid"))
+        }),
+        ("gru", 3, |w, rng| {
+            Box::new(GruConfig::new(w.i, w.h).with_return_sequences(true).init::<F, _>(rng).expect("valid"))
+        }),
+    ]
 }
 
 fn bench_dtype<F: Float>(c: &mut Criterion, dtype: &str) {
-    let mut group = c.benchmark_group(format!("simple_rnn/{dtype}"));
-    for w in WORKLOADS.iter().filter(|w| dtype == "f32" || w.f64_too) {
-        let (mut rnn, x, ones) = setup::<F>(w);
-        let big = w.b * w.t * w.h * (w.i + w.h) > 10_000_000;
-        group.sample_size(if big { 10 } else { 50 });
-        group.measurement_time(Duration::from_secs(if big { 8 } else { 4 }));
-        group.warm_up_time(Duration::from_secs(1));
+    for (cell, gates, build) in cells::<F>() {
+        let mut group = c.benchmark_group(format!("{cell}/{dtype}"));
+        for w in WORKLOADS.iter().filter(|w| dtype == "f32" || w.f64_too) {
+            let mut rng = StdRng::seed_from_u64(0);
+            let mut layer = build(w, &mut rng);
+            let x = Array3::from_shape_fn((w.b, w.t, w.i), |_| F::of(rng.random::<f64>() * 2.0 - 1.0));
+            let ones = ArrayD::from_elem(vec![w.b, w.t, w.h], F::one());
+            let flops = (2 * w.b * w.t * gates * w.h * (w.i + w.h)) as u64;
+            let big = flops > 100_000_000;
+            group.sample_size(if big { 10 } else { 50 });
+            group.measurement_time(Duration::from_secs(if big { 8 } else { 4 }));
+            group.warm_up_time(Duration::from_secs(1));
 
-        group.throughput(Throughput::Elements(forward_flops(w)));
-        group.bench_with_input(BenchmarkId::new("forward", w.name), &x, |bch, x| {
-            bch.iter(|| black_box(rnn.forward(black_box(x.view().into_dyn()), Mode::Infer).expect("forward")))
-        });
-        group.throughput(Throughput::Elements(3 * forward_flops(w)));
-        group.bench_with_input(BenchmarkId::new("fwd_bwd", w.name), &x, |bch, x| {
-            bch.iter(|| {
-                rnn.zero_grad();
-                rnn.forward(black_box(x.view().into_dyn()), Mode::Train).expect("forward");
-                black_box(rnn.backward(ones.view()).expect("backward"))
-            })
-        });
+            group.throughput(Throughput::Elements(flops));
+            group.bench_with_input(BenchmarkId::new("forward", w.name), &x, |bch, x| {
+                bch.iter(|| black_box(layer.forward(black_box(x.view().into_dyn()), Mode::Infer).expect("forward")))
+            });
+            group.throughput(Throughput::Elements(3 * flops));
+            group.bench_with_input(BenchmarkId::new("fwd_bwd", w.name), &x, |bch, x| {
+                bch.iter(|| {
+                    layer.zero_grad();
+                    layer.forward(black_box(x.view().into_dyn()), Mode::Train).expect("forward");
+                    black_box(layer.backward(ones.view()).expect("backward"))
+                })
+            });
+        }
+        group.finish();
     }
-    group.finish();
 }
 
 fn benches(c: &mut Criterion) {
