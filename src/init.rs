@@ -50,7 +50,8 @@ pub fn orthogonal<F: Float, R: Rng + ?Sized>(rng: &mut R, rows: usize, cols: usi
         }
     }
     let q = if rows >= cols { a } else { a.reversed_axes() };
-    q.mapv(F::of)
+    // Row-major, whatever the orientation: the layers read weights as contiguous rows.
+    q.mapv(F::of).as_standard_layout().into_owned()
 }
 
 #[cfg(test)]
@@ -64,6 +65,7 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(7);
         for &(r, c) in &[(5, 5), (3, 12), (12, 3), (1, 1)] {
             let q: Array2<f64> = orthogonal(&mut rng, r, c);
+            assert!(q.is_standard_layout(), "({r},{c}) must come back row-major");
             let g = if r >= c { q.t().dot(&q) } else { q.dot(&q.t()) };
             let k = r.min(c);
             for i in 0..k {

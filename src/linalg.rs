@@ -128,16 +128,21 @@ pub(crate) fn gemm<F: Float>(alpha: F, a: Mat<'_, F>, b: Mat<'_, F>, beta: F, c:
 #[inline]
 pub(crate) fn step_gemm<F: Float>(a: Mat<'_, F>, b: Mat<'_, F>, c: MatMut<'_, F>, accumulate: bool) {
     debug_assert!(!a.trans && !b.trans);
-    debug_assert!(a.cols == b.rows && c.rows == a.rows && c.cols == b.cols);
     let (m, k, n) = (a.rows, a.cols, b.cols);
+    // The callers size every buffer before the loop; a mismatch is a crate bug, and indexing
+    // below turns it into a loud failure rather than a silently skipped product.
+    assert!(
+        a.cols == b.rows && c.rows == m && c.cols == n && a.data.len() >= a.needed() && b.data.len() >= b.needed(),
+        "step_gemm operand sizes"
+    );
     for i in 0..m {
-        let Some(crow) = c.data.get_mut(i * c.ld..i * c.ld + n) else { return };
+        let crow = &mut c.data[i * c.ld..i * c.ld + n];
         if !accumulate {
             crow.iter_mut().for_each(|v| *v = F::zero());
         }
-        let Some(arow) = a.data.get(i * a.ld..i * a.ld + k) else { return };
+        let arow = &a.data[i * a.ld..i * a.ld + k];
         for (p, &aik) in arow.iter().enumerate() {
-            let Some(brow) = b.data.get(p * b.ld..p * b.ld + n) else { return };
+            let brow = &b.data[p * b.ld..p * b.ld + n];
             for (cv, &bv) in crow.iter_mut().zip(brow) {
                 *cv += aik * bv;
             }
@@ -149,8 +154,8 @@ pub(crate) fn step_gemm<F: Float>(a: Mat<'_, F>, b: Mat<'_, F>, c: MatMut<'_, F>
 #[inline]
 pub(crate) fn add_column_sums<F: Float>(a: &[F], rows: usize, n: usize, ld: usize, out: &mut [F]) {
     for r in 0..rows {
-        let Some(row) = a.get(r * ld..r * ld + n) else { return };
-        for (o, &v) in out.iter_mut().zip(row) {
+        let row = &a[r * ld..r * ld + n];
+        for (o, &v) in out[..n].iter_mut().zip(row) {
             *o += v;
         }
     }

@@ -59,6 +59,15 @@ impl DenseConfig {
     }
 }
 
+/// The row-major data of an array the layer made itself (always standard layout); an error
+/// here is a crate bug made loud.
+fn contiguous<'a, F, S: ndarray::Data<Elem = F>, D: ndarray::Dimension>(
+    what: &str,
+    a: &'a ndarray::ArrayBase<S, D>,
+) -> Result<&'a [F]> {
+    a.as_slice().ok_or_else(|| Error::shape(format!("{what} storage"), "row-major (standard layout)", "strided"))
+}
+
 #[derive(Debug, Clone)]
 struct DenseCache<F> {
     /// The input flattened to (rows, in).
@@ -235,7 +244,7 @@ impl<F: Float> Layer<F> for Dense<F> {
         let mut y = Array2::from_shape_fn((rows, units), |(_, j)| self.bias[j]);
         let ys = y.as_slice_mut().ok_or_else(|| Error::shape("Dense output buffer", "contiguous", "strided"))?;
         let ks = self.kernel.as_standard_layout();
-        let ks = ks.as_slice().unwrap_or(&[]);
+        let ks = contiguous("Dense kernel", &ks)?;
         gemm(F::one(), Mat::new(&x, rows, fin), Mat::new(ks, fin, units), F::one(), MatMut::new(ys, rows, units))?;
         self.config.activation.apply_rows(ys, units);
         let mut out_shape = input.shape().to_vec();
@@ -264,10 +273,10 @@ impl<F: Float> Layer<F> for Dense<F> {
         check_finite(&format!("{} grad_output", self.name), &grad_output)?;
         // dA = act'(y) ⊙ dy, rows × units.
         let mut da: Vec<F> = grad_output.iter().copied().collect();
-        let ys = cache.y.as_slice().unwrap_or(&[]);
+        let ys = contiguous("Dense cached output", &cache.y)?;
         self.config.activation.backward_rows_inplace(ys, &mut da, units);
         // dW += xᵀ dA ; db += Σ_rows dA ; dx = dA Wᵀ.
-        let xs = cache.x.as_slice().unwrap_or(&[]);
+        let xs = contiguous("Dense cached input", &cache.x)?;
         let gk = self.grad_kernel.as_slice_mut().ok_or_else(|| Error::shape("Dense grad", "contiguous", "strided"))?;
         gemm(F::one(), Mat::new(xs, rows, fin).t(), Mat::new(&da, rows, units), F::one(), MatMut::new(gk, fin, units))?;
         let gb = self.grad_bias.as_slice_mut().ok_or_else(|| Error::shape("Dense grad", "contiguous", "strided"))?;
@@ -277,7 +286,7 @@ impl<F: Float> Layer<F> for Dense<F> {
         gemm(
             F::one(),
             Mat::new(&da, rows, units),
-            Mat::new(ks.as_slice().unwrap_or(&[]), fin, units).t(),
+            Mat::new(contiguous("Dense kernel", &ks)?, fin, units).t(),
             F::zero(),
             MatMut::new(&mut dx, rows, fin),
         )?;

@@ -124,14 +124,25 @@ fn zeros_like<F: Float>(w: &Weights<F>) -> Weights<F> {
     }
 }
 
-/// A contiguous row-major slice of a standard-layout array (the layer keeps every array in
-/// standard layout, so this is never empty for a non-empty array).
-fn flat<F, D: ndarray::Dimension>(a: &ndarray::Array<F, D>) -> &[F] {
-    a.as_slice().unwrap_or(&[])
+/// The contiguous row-major data of an array. The layer keeps every weight and gradient in
+/// standard layout (`new`, `set_weights`), so the error is a crate bug made loud, never a
+/// silent empty slice.
+fn flat<'a, F, D: ndarray::Dimension>(what: &str, a: &'a ndarray::Array<F, D>) -> Result<&'a [F]> {
+    a.as_slice().ok_or_else(|| Error::shape(format!("{what} storage"), "row-major (standard layout)", "strided"))
 }
 
-fn flat_mut<F, D: ndarray::Dimension>(a: &mut ndarray::Array<F, D>) -> &mut [F] {
-    a.as_slice_mut().unwrap_or(&mut [])
+fn flat_mut<'a, F, D: ndarray::Dimension>(what: &str, a: &'a mut ndarray::Array<F, D>) -> Result<&'a mut [F]> {
+    a.as_slice_mut().ok_or_else(|| Error::shape(format!("{what} storage"), "row-major (standard layout)", "strided"))
+}
+
+/// Every array of `w` in standard (row-major) layout.
+fn standard<F: Float>(w: Weights<F>) -> Weights<F> {
+    Weights {
+        kernel: w.kernel.as_standard_layout().into_owned(),
+        recurrent_kernel: w.recurrent_kernel.as_standard_layout().into_owned(),
+        bias: w.bias.as_standard_layout().into_owned(),
+        recurrent_bias: w.recurrent_bias.map(|b| b.as_standard_layout().into_owned()),
+    }
 }
 
 fn to_array2<F: Float>(what: &str, data: &[F], rows: usize, cols: usize) -> Result<Array2<F>> {
@@ -160,7 +171,7 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         if units == 0 {
             return Err(Error::config(format!("{kind} units"), "at least 1", 0));
         }
-        let weights = cell.init_weights(rng, input_size, units);
+        let weights = standard(cell.init_weights(rng, input_size, units));
         Ok(Recurrent {
             name: cell.default_name().to_string(),
             grads: zeros_like(&weights),
@@ -259,12 +270,7 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
             check_finite(&format!("{kind} recurrent_bias"), b)?;
         }
         // Keep the standard (row-major) layout the kernels read.
-        self.weights = Weights {
-            kernel: w.kernel.as_standard_layout().into_owned(),
-            recurrent_kernel: w.recurrent_kernel.as_standard_layout().into_owned(),
-            bias: w.bias.as_standard_layout().into_owned(),
-            recurrent_bias: w.recurrent_bias.map(|b| b.as_standard_layout().into_owned()),
-        };
+        self.weights = standard(w);
         Ok(())
     }
 
@@ -380,14 +386,14 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
             }
         }
         // GX = Xs W_x + b for every step at once.
-        let bias = flat(&self.weights.bias);
+        let bias = flat("bias", &self.weights.bias)?;
         for row in ws.gx.chunks_exact_mut(gw) {
             row.copy_from_slice(bias);
         }
         gemm(
             F::one(),
             Mat::new(&ws.xs, t * b, i),
-            Mat::new(flat(&self.weights.kernel), i, gw),
+            Mat::new(flat("kernel", &self.weights.kernel)?, i, gw),
             F::one(),
             MatMut::new(&mut ws.gx, t * b, gw),
         )?;
@@ -409,9 +415,12 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
             }
         }
 
-        let wh = flat(&self.weights.recurrent_kernel);
+        let wh = flat("recurrent_kernel", &self.weights.recurrent_kernel)?;
         let wh_early = Mat::strided(wh, h, ew, gw);
-        let rbias = self.weights.recurrent_bias.as_ref().map(flat).unwrap_or(&[]);
+        let rbias = match &self.weights.recurrent_bias {
+            Some(b) => flat("recurrent_bias", b)?,
+            None => &[],
+        };
         let late = LateKernel::new(wh, &[], h, self.cell.gates(), self.cell.late_gates());
         for step in 0..t {
             let (hs_done, hs_rest) = ws.hs.split_at_mut((step + 1) * bh);
@@ -500,7 +509,7 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
             self.check_state("final state gradient", s, b)?;
         }
         let g = grad_output.as_standard_layout();
-        let g = g.as_slice().unwrap_or(&[]);
+        let g = g.as_slice().ok_or_else(|| Error::shape("grad_output copy", "row-major", "strided"))?;
 
         let (gates, late_gates) = (self.cell.gates(), self.cell.late_gates());
         let (gw, lw) = (gates * h, late_gates * h);
@@ -531,7 +540,7 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
 
         // W_hᵀ once per pass, so the per-step product streams contiguous rows.
         ws.wh_t.resize(gw * h, F::zero());
-        let wh = flat(&self.weights.recurrent_kernel);
+        let wh = flat("recurrent_kernel", &self.weights.recurrent_kernel)?;
         for (r, row) in wh.chunks_exact(gw).enumerate() {
             for (c, &v) in row.iter().enumerate() {
                 ws.wh_t[c * h + r] = v;
@@ -588,9 +597,9 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
 
         // Weight gradients: one product each over all T·B rows.
         let tb = t * b;
-        let gk = flat_mut(&mut self.grads.kernel);
+        let gk = flat_mut("kernel gradient", &mut self.grads.kernel)?;
         gemm(F::one(), Mat::new(&ws.xs, tb, i).t(), Mat::new(&ws.dgx, tb, gw), F::one(), MatMut::new(gk, i, gw))?;
-        let grk = flat_mut(&mut self.grads.recurrent_kernel);
+        let grk = flat_mut("recurrent_kernel gradient", &mut self.grads.recurrent_kernel)?;
         if ew > 0 {
             let dg_early = if sep { Mat::new(&ws.dgh, tb, ew) } else { Mat::strided(&ws.dgx, tb, ew, gw) };
             gemm(F::one(), Mat::new(&ws.hs[..tb * h], tb, h).t(), dg_early, F::one(), MatMut::strided(grk, h, ew, gw))?;
@@ -605,15 +614,15 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
                 MatMut::strided(&mut grk[ew..], h, lw, gw),
             )?;
         }
-        add_column_sums(&ws.dgx, tb, gw, gw, flat_mut(&mut self.grads.bias));
+        add_column_sums(&ws.dgx, tb, gw, gw, flat_mut("bias gradient", &mut self.grads.bias)?);
         if let Some(rb) = self.grads.recurrent_bias.as_mut() {
-            add_column_sums(&ws.dgh, tb, ew, ew, flat_mut(rb));
+            add_column_sums(&ws.dgh, tb, ew, ew, flat_mut("recurrent_bias gradient", rb)?);
         }
         // dXs = dGX W_xᵀ, then back to batch-major input positions.
         gemm(
             F::one(),
             Mat::new(&ws.dgx, tb, gw),
-            Mat::new(flat(&self.weights.kernel), i, gw).t(),
+            Mat::new(flat("kernel", &self.weights.kernel)?, i, gw).t(),
             F::zero(),
             MatMut::new(&mut ws.dxs, tb, i),
         )?;
@@ -820,7 +829,7 @@ impl<F: Float, C: Cell<F>> RecurrentLayer<F> for Recurrent<F, C> {
     }
 
     fn fresh_copy(&self, rng: &mut dyn RngCore) -> Box<dyn RecurrentLayer<F>> {
-        let weights = self.cell.init_weights(rng, self.input_size, self.units);
+        let weights = standard(self.cell.init_weights(rng, self.input_size, self.units));
         Box::new(Recurrent {
             name: self.name.clone(),
             grads: zeros_like(&weights),
