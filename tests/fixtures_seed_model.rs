@@ -119,26 +119,42 @@ fn initial_gradients_match_pytorch() {
 fn parameter_counts_match_the_lecture() {
     let fx = load("seed_model.json");
     let mut rng = StdRng::seed_from_u64(0);
-    for entry in fx["param_counts"].as_array().unwrap() {
+    let entries = fx["param_counts"].as_array().unwrap();
+    let size = |entry: &Value, key: &str| {
+        entry[key].as_u64().unwrap_or_else(|| panic!("param_counts entry {entry} has no {key:?}")) as usize
+    };
+    let mut kinds = Vec::new();
+    for entry in entries {
         let count = entry["count"].as_u64().unwrap() as usize;
-        let got = match entry["layer"].as_str().unwrap() {
-            "simple_rnn" => SimpleRnnConfig::new(
-                entry["input_size"].as_u64().unwrap() as usize,
-                entry["units"].as_u64().unwrap() as usize,
-            )
-            .init::<f64, _>(&mut rng)
-            .unwrap()
-            .param_count(),
-            "dense" => DenseConfig::new(
-                entry["in_features"].as_u64().unwrap() as usize,
-                entry["out_features"].as_u64().unwrap() as usize,
-            )
-            .init::<f64, _>(&mut rng)
-            .unwrap()
-            .param_count(),
-            // LSTM and GRU arrive with the RNN-family issue.
-            _ => continue,
+        let kind = entry["layer"].as_str().unwrap();
+        let got = match kind {
+            "simple_rnn" => SimpleRnnConfig::new(size(entry, "input_size"), size(entry, "units"))
+                .init::<f64, _>(&mut rng)
+                .unwrap()
+                .param_count(),
+            "dense" => DenseConfig::new(size(entry, "in_features"), size(entry, "out_features"))
+                .init::<f64, _>(&mut rng)
+                .unwrap()
+                .param_count(),
+            // Keras's 4H(I + H + 1).
+            "lstm" => LstmConfig::new(size(entry, "input_size"), size(entry, "units"))
+                .init::<f64, _>(&mut rng)
+                .unwrap()
+                .param_count(),
+            // Keras's GRU with its default reset_after=True: 3H(I + H + 2) (two biases).
+            "gru" => GruConfig::new(size(entry, "input_size"), size(entry, "units"))
+                .with_reset_after(true)
+                .init::<f64, _>(&mut rng)
+                .unwrap()
+                .param_count(),
+            other => panic!("param_counts entry {entry}: unknown layer kind {other:?}"),
         };
         assert_eq!(got, count, "parameter count of {entry}");
+        kinds.push(kind);
+    }
+    // Every entry was checked, the gated layers included.
+    assert_eq!(kinds.len(), entries.len());
+    for kind in ["simple_rnn", "dense", "lstm", "gru"] {
+        assert!(kinds.contains(&kind), "seed_model.json param_counts should include a {kind} entry");
     }
 }

@@ -72,6 +72,37 @@ pub struct Bidirectional<F: Float> {
     cache: Option<BiCache<F>>,
 }
 
+/// Errs unless the two halves can run side by side: same input size, units and
+/// `return_sequences`, and (when `directions` is set) opposite reading directions.
+fn check_halves<F: Float>(
+    forward: &dyn RecurrentLayer<F>,
+    backward: &dyn RecurrentLayer<F>,
+    directions: bool,
+) -> Result<()> {
+    let pairs = [
+        ("input size", forward.input_size().to_string(), backward.input_size().to_string()),
+        ("units", forward.units().to_string(), backward.units().to_string()),
+        ("return_sequences", forward.return_sequences().to_string(), backward.return_sequences().to_string()),
+    ];
+    for (what, a, b) in pairs {
+        if a != b {
+            return Err(Error::config(
+                format!("Bidirectional backward layer {what}"),
+                format!("the forward layer's ({a})"),
+                b,
+            ));
+        }
+    }
+    if directions && backward.go_backwards() == forward.go_backwards() {
+        return Err(Error::config(
+            "Bidirectional backward layer go_backwards",
+            format!("the opposite of the forward layer's ({})", forward.go_backwards()),
+            backward.go_backwards(),
+        ));
+    }
+    Ok(())
+}
+
 fn not_recurrent<F: Float>(layer: &dyn Layer<F>) -> Error {
     Error::config(
         "Bidirectional layer",
@@ -110,20 +141,7 @@ impl<F: Float> Bidirectional<F> {
     pub fn with_layers(forward: Box<dyn Layer<F>>, backward: Box<dyn Layer<F>>, merge: MergeMode) -> Result<Self> {
         let forward = forward.into_recurrent().map_err(|l| not_recurrent(l.as_ref()))?;
         let mut backward = backward.into_recurrent().map_err(|l| not_recurrent(l.as_ref()))?;
-        let pairs = [
-            ("input size", forward.input_size(), backward.input_size()),
-            ("units", forward.units(), backward.units()),
-            ("return_sequences", forward.return_sequences() as usize, backward.return_sequences() as usize),
-        ];
-        for (what, a, b) in pairs {
-            if a != b {
-                return Err(Error::config(
-                    format!("Bidirectional backward layer {what}"),
-                    format!("the forward layer's ({a})"),
-                    b,
-                ));
-            }
-        }
+        check_halves(forward.as_ref(), backward.as_ref(), false)?;
         backward.set_go_backwards(!forward.go_backwards());
         Ok(Self::assemble(forward, backward, merge))
     }
@@ -184,9 +202,18 @@ impl<F: Float> Bidirectional<F> {
         backward_state: Option<&State<F>>,
         mode: Mode,
     ) -> Result<ArrayD<F>> {
-        // Check both states first, so an error leaves both halves as they were (the input
-        // itself is checked identically by both).
-        let batch = x.shape()[0];
+        // Check everything first, so an error leaves both halves as they were: the halves
+        // still agree (their setters are reachable through `*_layer_mut`), the input fits, and
+        // the states fit.
+        check_halves(self.forward.as_ref(), self.backward.as_ref(), true)?;
+        let (batch, _, feats) = x.dim();
+        if feats != self.forward.input_size() {
+            return Err(Error::shape(
+                format!("{} input", self.name),
+                format!("(B, T, {})", self.forward.input_size()),
+                fmt_shape(x.shape()),
+            ));
+        }
         if let Some(s) = forward_state {
             self.forward.validate_state(s, batch)?;
         }
@@ -197,6 +224,8 @@ impl<F: Float> Bidirectional<F> {
         let b = self.backward.forward_with_state(x, backward_state, mode)?;
         let b = self.align(b);
         self.cache = None;
+        // The halves were checked to agree, so their outputs have one shape.
+        check_same(&format!("{} backward half output", self.name), f.shape(), b.shape())?;
         let out = match self.merge {
             MergeMode::Concat => {
                 let axis = Axis(f.ndim() - 1);
@@ -271,6 +300,9 @@ impl<F: Float> Layer<F> for Bidirectional<F> {
             Some(c) if self.forward.has_cache() && self.backward.has_cache() => c,
             _ => return Err(Error::NoForwardCache { layer: self.name.clone() }),
         };
+        // A half reconfigured since the forward pass dropped its cache (its setters do), so
+        // reaching here means both still match the cached outputs.
+        check_halves(self.forward.as_ref(), self.backward.as_ref(), true)?;
         let mut want = cache.fwd.shape().to_vec();
         if self.merge == MergeMode::Concat {
             if let Some(last) = want.last_mut() {
