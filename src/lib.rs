@@ -1,10 +1,12 @@
 //! # recurrent
 //!
 //! Recurrent neural networks in Rust, from the lecture "Introduction to RNNs" to models you
-//! train: a [`Layer`] trait with backpropagation through time, [`SimpleRnn`] and [`Dense`]
-//! layers, [activations](Activation), [losses](loss), the [`Sgd`] optimiser and a
-//! [`Sequential`] model, generic over `f32` and `f64` and built on `ndarray`. Every forward
-//! value and gradient is checked against PyTorch (float64) in the test suite.
+//! train: a [`Layer`] trait with backpropagation through time, the RNN family ([`SimpleRnn`],
+//! [`Lstm`], [`Gru`]) on one recurrent core, [`Bidirectional`] and [`Dense`] layers,
+//! [activations](Activation), [losses](loss), the [`Sgd`] optimiser and a [`Sequential`] model,
+//! generic over `f32` and `f64` and built on `ndarray`. Every forward value and gradient is
+//! checked against PyTorch (float64) in the test suite, and each recurrent layer reports how
+//! its gradient fades over time ([`GradientTrace`]).
 //!
 //! ## The lecture's model in a minute
 //!
@@ -45,7 +47,7 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`layers`] | the [`Layer`] trait, [`Dense`], the recurrent loop [`Recurrent`] and its cells |
+//! | [`layers`] | the [`Layer`] trait, [`Dense`], the recurrent loop [`Recurrent`] with its cells (SimpleRNN, LSTM, GRU), [`Bidirectional`] |
 //! | [`activation`] | [`Activation`]: linear, tanh, sigmoid, relu, softmax |
 //! | [`loss`] | [`Loss`]: MSE, MAE, binary and categorical cross-entropy (on probabilities or logits) |
 //! | [`optim`] | [`Optimizer`] and [`Sgd`] |
