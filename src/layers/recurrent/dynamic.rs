@@ -1,5 +1,5 @@
 //! [`RecurrentLayer`]: the recurrent layers' own methods as an object-safe trait, so code
-//! (such as [`super::Bidirectional`]) can drive any recurrent layer without knowing its cell.
+//! (such as [`crate::Bidirectional`]) can drive any recurrent layer without knowing its cell.
 
 use ndarray::{Array3, ArrayD, ArrayView3, ArrayViewD};
 use ndarray_rand::rand::RngCore;
@@ -76,6 +76,6 @@ pub trait RecurrentLayer<F: Float>: Layer<F> {
     fn gradient_trace(&self) -> Option<&GradientTrace<F>>;
 
     /// A layer of the same kind and configuration with freshly initialised weights (how
-    /// [`super::Bidirectional`] makes its backward half).
+    /// [`crate::Bidirectional`] makes its backward half).
     fn fresh_copy(&self, rng: &mut dyn RngCore) -> Box<dyn RecurrentLayer<F>>;
 }
