@@ -112,8 +112,8 @@ impl Activation {
     pub(crate) fn apply_rows<F: Float>(self, x: &mut [F], width: usize) {
         match self {
             Activation::Linear => {}
-            Activation::Tanh => x.iter_mut().for_each(|v| *v = v.tanh()),
-            Activation::Sigmoid => x.iter_mut().for_each(|v| *v = sigmoid(*v)),
+            Activation::Tanh => F::tanh_slice(x),
+            Activation::Sigmoid => F::sigmoid_slice(x),
             Activation::Relu => x.iter_mut().for_each(|v| {
                 if *v < F::zero() {
                     *v = F::zero()
@@ -171,11 +171,9 @@ pub(crate) fn sigmoid<F: Float>(x: F) -> F {
 #[inline]
 fn softmax_row<F: Float>(row: &mut [F]) {
     let m = row.iter().copied().fold(F::neg_infinity(), F::max);
-    let mut sum = F::zero();
-    for v in row.iter_mut() {
-        *v = (*v - m).exp();
-        sum += *v;
-    }
+    row.iter_mut().for_each(|v| *v -= m);
+    F::exp_slice(row);
+    let sum: F = row.iter().copied().sum();
     row.iter_mut().for_each(|v| *v /= sum);
 }
 

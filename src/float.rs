@@ -37,7 +37,7 @@ pub trait Float:
     + Sync
     + Serialize
     + DeserializeOwned
-    + sealed::Sealed
+    + sealed::Kernel
     + 'static
 {
     /// Name of the type as PyTorch and NumPy spell it: `"float32"` or `"float64"`.
@@ -78,8 +78,115 @@ impl Float for f64 {
     }
 }
 
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for f32 {}
-    impl Sealed for f64 {}
+pub(crate) mod sealed {
+    //! What the engine needs per element type: the microkernel and its blocking, per-thread
+    //! packing scratch, and the vectorised transcendental functions. Public only inside the
+    //! crate (the trait is unnameable outside), which also seals [`super::Float`].
+
+    use std::cell::RefCell;
+
+    use crate::linalg::kernel_for;
+    use crate::math;
+
+    /// Per-type engine hooks; implemented for `f32` and `f64` only.
+    pub trait Kernel: Copy + Sized + 'static {
+        /// Microkernel rows.
+        const MR: usize;
+        /// Microkernel columns.
+        const NR: usize;
+        /// Depth of a packed slice.
+        const KC: usize;
+        /// Rows of a packed A block.
+        const MC: usize;
+
+        /// `C[MR×NR] (+)= A·B` on packed panels.
+        ///
+        /// # Safety
+        /// `a` holds `MR·k`, `b` holds `k·NR` values; `c` addresses `MR` rows of `NR` values
+        /// `rsc` apart.
+        unsafe fn microkernel(k: usize, a: *const Self, b: *const Self, c: *mut Self, rsc: usize, accumulate: bool);
+
+        /// Runs `f` with this thread's two packing buffers (fresh ones if already in use).
+        fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>, &mut Vec<Self>) -> R) -> R;
+
+        /// `x ← tanh(x)` element-wise.
+        fn tanh_slice(x: &mut [Self]);
+        /// `x ← σ(x)` element-wise.
+        fn sigmoid_slice(x: &mut [Self]);
+        /// `x ← eˣ` element-wise.
+        fn exp_slice(x: &mut [Self]);
+    }
+
+    type Scratch<T> = RefCell<(Vec<T>, Vec<T>)>;
+
+    thread_local! {
+        static SCRATCH_F32: Scratch<f32> = const { RefCell::new((Vec::new(), Vec::new())) };
+        static SCRATCH_F64: Scratch<f64> = const { RefCell::new((Vec::new(), Vec::new())) };
+    }
+
+    fn with<T, R>(cell: &Scratch<T>, f: impl FnOnce(&mut Vec<T>, &mut Vec<T>) -> R) -> R {
+        match cell.try_borrow_mut() {
+            Ok(mut s) => {
+                let (a, b) = &mut *s;
+                f(a, b)
+            }
+            Err(_) => f(&mut Vec::new(), &mut Vec::new()),
+        }
+    }
+
+    impl Kernel for f32 {
+        const MR: usize = 6;
+        const NR: usize = 16;
+        const KC: usize = 256;
+        const MC: usize = 72;
+
+        #[inline(always)]
+        unsafe fn microkernel(k: usize, a: *const f32, b: *const f32, c: *mut f32, rsc: usize, accumulate: bool) {
+            kernel_for::f32(k, a, b, c, rsc, accumulate)
+        }
+
+        fn with_scratch<R>(f: impl FnOnce(&mut Vec<f32>, &mut Vec<f32>) -> R) -> R {
+            SCRATCH_F32.with(|cell| with(cell, f))
+        }
+
+        fn tanh_slice(x: &mut [f32]) {
+            math::tanh_slice_f32(x)
+        }
+
+        fn sigmoid_slice(x: &mut [f32]) {
+            math::sigmoid_slice_f32(x)
+        }
+
+        fn exp_slice(x: &mut [f32]) {
+            math::exp_slice_f32(x)
+        }
+    }
+
+    impl Kernel for f64 {
+        const MR: usize = 6;
+        const NR: usize = 8;
+        const KC: usize = 256;
+        const MC: usize = 72;
+
+        #[inline(always)]
+        unsafe fn microkernel(k: usize, a: *const f64, b: *const f64, c: *mut f64, rsc: usize, accumulate: bool) {
+            kernel_for::f64(k, a, b, c, rsc, accumulate)
+        }
+
+        fn with_scratch<R>(f: impl FnOnce(&mut Vec<f64>, &mut Vec<f64>) -> R) -> R {
+            SCRATCH_F64.with(|cell| with(cell, f))
+        }
+
+        fn tanh_slice(x: &mut [f64]) {
+            math::tanh_slice_f64(x)
+        }
+
+        fn sigmoid_slice(x: &mut [f64]) {
+            math::sigmoid_slice_f64(x)
+        }
+
+        fn exp_slice(x: &mut [f64]) {
+            math::exp_slice_f64(x)
+        }
+    }
 }

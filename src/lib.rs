@@ -70,6 +70,7 @@ pub mod init;
 pub mod layers;
 mod linalg;
 pub mod loss;
+mod math;
 pub mod model;
 pub mod optim;
 mod shape;

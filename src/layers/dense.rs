@@ -245,7 +245,7 @@ impl<F: Float> Layer<F> for Dense<F> {
         let ys = y.as_slice_mut().ok_or_else(|| Error::shape("Dense output buffer", "contiguous", "strided"))?;
         let ks = self.kernel.as_standard_layout();
         let ks = contiguous("Dense kernel", &ks)?;
-        gemm(F::one(), Mat::new(&x, rows, fin), Mat::new(ks, fin, units), F::one(), MatMut::new(ys, rows, units))?;
+        gemm(Mat::new(&x, rows, fin), Mat::new(ks, fin, units), MatMut::new(ys, rows, units), true)?;
         self.config.activation.apply_rows(ys, units);
         let mut out_shape = input.shape().to_vec();
         let last = out_shape.len() - 1;
@@ -278,17 +278,16 @@ impl<F: Float> Layer<F> for Dense<F> {
         // dW += xᵀ dA ; db += Σ_rows dA ; dx = dA Wᵀ.
         let xs = contiguous("Dense cached input", &cache.x)?;
         let gk = self.grad_kernel.as_slice_mut().ok_or_else(|| Error::shape("Dense grad", "contiguous", "strided"))?;
-        gemm(F::one(), Mat::new(xs, rows, fin).t(), Mat::new(&da, rows, units), F::one(), MatMut::new(gk, fin, units))?;
+        gemm(Mat::new(xs, rows, fin).t(), Mat::new(&da, rows, units), MatMut::new(gk, fin, units), true)?;
         let gb = self.grad_bias.as_slice_mut().ok_or_else(|| Error::shape("Dense grad", "contiguous", "strided"))?;
         add_column_sums(&da, rows, units, units, gb);
         let mut dx = vec![F::zero(); rows * fin];
         let ks = self.kernel.as_standard_layout();
         gemm(
-            F::one(),
             Mat::new(&da, rows, units),
             Mat::new(contiguous("Dense kernel", &ks)?, fin, units).t(),
-            F::zero(),
             MatMut::new(&mut dx, rows, fin),
+            false,
         )?;
         ArrayD::from_shape_vec(IxDyn(&cache.in_shape), dx)
             .map_err(|e| Error::shape("Dense input gradient", fmt_shape(&cache.in_shape), e.to_string()))

@@ -38,7 +38,7 @@ use crate::layers::recurrent::cell::{BackwardStep, Cell, ForwardStep, LateKernel
 use crate::layers::recurrent::dynamic::RecurrentLayer;
 use crate::layers::recurrent::state::State;
 use crate::layers::recurrent::trace::GradientTrace;
-use crate::linalg::{add_column_sums, gemm, step_gemm, Mat, MatMut};
+use crate::linalg::{add_column_sums, gemm, gemm_packed, pack, Mat, MatMut, PackedB};
 use crate::shape::{check_finite, check_nonempty, check_same, fmt_shape};
 
 /// Buffers reused across calls of the same shape (time-major: row `t·B + b`).
@@ -74,6 +74,10 @@ struct Workspace<F> {
     dxs: Vec<F>,
     /// W_hᵀ, (G·H, H): the backward step reads it row by row.
     wh_t: Vec<F>,
+    /// W_h[:, :E] packed for the engine, once per forward pass.
+    wh_packed: PackedB<F>,
+    /// W_h[:, :E]ᵀ packed, once per backward pass.
+    wh_t_packed: PackedB<F>,
     /// Whether the buffers hold a training forward pass that backward may use.
     valid: bool,
 }
@@ -391,11 +395,10 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
             row.copy_from_slice(bias);
         }
         gemm(
-            F::one(),
             Mat::new(&ws.xs, t * b, i),
             Mat::new(flat("kernel", &self.weights.kernel)?, i, gw),
-            F::one(),
             MatMut::new(&mut ws.gx, t * b, gw),
+            true,
         )?;
 
         // Initial state.
@@ -417,6 +420,7 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
 
         let wh = flat("recurrent_kernel", &self.weights.recurrent_kernel)?;
         let wh_early = Mat::strided(wh, h, ew, gw);
+        pack(wh_early, &mut ws.wh_packed)?;
         let rbias = match &self.weights.recurrent_bias {
             Some(b) => flat("recurrent_bias", b)?,
             None => &[],
@@ -437,9 +441,9 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
                 for row in ws.gh.chunks_exact_mut(ew) {
                     row.copy_from_slice(&rbias[..ew]);
                 }
-                step_gemm(Mat::new(h_prev, b, h), wh_early, MatMut::new(&mut ws.gh, b, ew), true);
+                gemm_packed(Mat::new(h_prev, b, h), wh_early, &ws.wh_packed, MatMut::new(&mut ws.gh, b, ew), true)?;
             } else if ew > 0 {
-                step_gemm(Mat::new(h_prev, b, h), wh_early, MatMut::strided(gx_t, b, ew, gw), true);
+                gemm_packed(Mat::new(h_prev, b, h), wh_early, &ws.wh_packed, MatMut::strided(gx_t, b, ew, gw), true)?;
             }
             self.cell.forward_step(ForwardStep {
                 batch: b,
@@ -548,6 +552,7 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         }
         let late = LateKernel::new(wh, &ws.wh_t, h, gates, late_gates);
         let wh_t_early = Mat::new(&ws.wh_t[..ew * h], ew, h);
+        pack(wh_t_early, &mut ws.wh_t_packed)?;
         let mut norms = vec![F::zero(); t];
         for step in (0..t).rev() {
             // The output's gradient enters at this step.
@@ -589,7 +594,7 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
             // dh_{t−1} = direct part + dgh_t W_h[:, :E]ᵀ.
             let dgh_t = if sep { Mat::new(&ws.dgh[erows], b, ew) } else { Mat::strided(&ws.dgx[rows], b, ew, gw) };
             if ew > 0 {
-                step_gemm(dgh_t, wh_t_early, MatMut::new(&mut ws.dh_prev, b, h), true);
+                gemm_packed(dgh_t, wh_t_early, &ws.wh_t_packed, MatMut::new(&mut ws.dh_prev, b, h), true)?;
             }
             std::mem::swap(&mut ws.dh, &mut ws.dh_prev);
             std::mem::swap(&mut ws.dc, &mut ws.dc_prev);
@@ -598,20 +603,19 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         // Weight gradients: one product each over all T·B rows.
         let tb = t * b;
         let gk = flat_mut("kernel gradient", &mut self.grads.kernel)?;
-        gemm(F::one(), Mat::new(&ws.xs, tb, i).t(), Mat::new(&ws.dgx, tb, gw), F::one(), MatMut::new(gk, i, gw))?;
+        gemm(Mat::new(&ws.xs, tb, i).t(), Mat::new(&ws.dgx, tb, gw), MatMut::new(gk, i, gw), true)?;
         let grk = flat_mut("recurrent_kernel gradient", &mut self.grads.recurrent_kernel)?;
         if ew > 0 {
             let dg_early = if sep { Mat::new(&ws.dgh, tb, ew) } else { Mat::strided(&ws.dgx, tb, ew, gw) };
-            gemm(F::one(), Mat::new(&ws.hs[..tb * h], tb, h).t(), dg_early, F::one(), MatMut::strided(grk, h, ew, gw))?;
+            gemm(Mat::new(&ws.hs[..tb * h], tb, h).t(), dg_early, MatMut::strided(grk, h, ew, gw), true)?;
         }
         if lw > 0 {
             // The late blocks multiplied u_t, kept in the first H columns of each cache row.
             gemm(
-                F::one(),
                 Mat::strided(&ws.cache, tb, h, cw).t(),
                 Mat::strided(&ws.dgx[ew..], tb, lw, gw),
-                F::one(),
                 MatMut::strided(&mut grk[ew..], h, lw, gw),
+                true,
             )?;
         }
         add_column_sums(&ws.dgx, tb, gw, gw, flat_mut("bias gradient", &mut self.grads.bias)?);
@@ -620,11 +624,10 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         }
         // dXs = dGX W_xᵀ, then back to batch-major input positions.
         gemm(
-            F::one(),
             Mat::new(&ws.dgx, tb, gw),
             Mat::new(flat("kernel", &self.weights.kernel)?, i, gw).t(),
-            F::zero(),
             MatMut::new(&mut ws.dxs, tb, i),
+            false,
         )?;
         let dxs = &ws.dxs;
         let back = self.go_backwards;
