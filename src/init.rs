@@ -29,27 +29,29 @@ pub fn glorot_uniform<F: Float, R: Rng + ?Sized>(rng: &mut R, fan_in: usize, fan
 /// orthonormal rows (wide).
 pub fn orthogonal<F: Float, R: Rng + ?Sized>(rng: &mut R, rows: usize, cols: usize) -> Array2<F> {
     let (n, m) = if rows >= cols { (rows, cols) } else { (cols, rows) };
-    let mut a = Array2::<f64>::from_shape_fn((n, m), |_| StandardNormal.sample(rng));
-    // Modified Gram–Schmidt with one re-orthogonalisation pass: for the small, well-conditioned
-    // random matrices used here this gives Q to machine precision, and the positive diagonal of
-    // the implied R is exactly Keras's sign convention.
+    // The m vectors of length n to orthonormalise, stored as contiguous rows of an (m, n)
+    // array: the columns of the tall (n, m) standard-normal matrix Keras factors.
+    let draws = Array2::<f64>::from_shape_fn((n, m), |_| StandardNormal.sample(rng));
+    let mut v = draws.t().as_standard_layout().into_owned();
+    // Modified Gram–Schmidt with one re-orthogonalisation pass: for these small,
+    // well-conditioned random matrices it gives Q to machine precision, and the positive
+    // diagonal of the implied R is exactly Keras's sign convention.
     for j in 0..m {
+        let (done, rest) = v.view_mut().split_at(ndarray::Axis(0), j);
+        let mut vj = rest.index_axis_move(ndarray::Axis(0), 0);
         for _ in 0..2 {
-            for p in 0..j {
-                let dot: f64 = (0..n).map(|i| a[(i, p)] * a[(i, j)]).sum();
-                for i in 0..n {
-                    a[(i, j)] -= dot * a[(i, p)];
-                }
+            for p in done.outer_iter() {
+                let dot = p.dot(&vj);
+                vj.scaled_add(-dot, &p);
             }
         }
-        let norm = (0..n).map(|i| a[(i, j)] * a[(i, j)]).sum::<f64>().sqrt();
+        let norm = vj.dot(&vj).sqrt();
         if norm > 0.0 {
-            for i in 0..n {
-                a[(i, j)] /= norm;
-            }
+            vj.mapv_inplace(|x| x / norm);
         }
     }
-    let q = if rows >= cols { a } else { a.reversed_axes() };
+    // v holds Qᵀ (m, n): the wide result directly, or transposed for a tall one.
+    let q = if rows >= cols { v.reversed_axes() } else { v };
     // Row-major, whatever the orientation: the layers read weights as contiguous rows.
     q.mapv(F::of).as_standard_layout().into_owned()
 }
