@@ -6,6 +6,7 @@
 //! cargo bench --bench recurrent                          # everything
 //! cargo bench --bench recurrent -- 'simple_rnn/f32'      # one cell and dtype
 //! cargo bench --bench recurrent -- 'lstm/f32/fwd_bwd/large'
+//! RECURRENT_NUM_THREADS=2 cargo bench --bench recurrent   # two threads (groups named .../t2)
 //! ```
 //!
 //! Modes match ../shared/bench/pytorch_rnn.py: `forward` is `model(x)` without a graph;
@@ -44,8 +45,11 @@ fn cells<F: Float>() -> [(&'static str, usize, Build<F>); 3] {
 }
 
 fn bench_dtype<F: Float>(c: &mut Criterion, dtype: &str) {
+    // RECURRENT_NUM_THREADS=2 measures two threads; those results get their own group names.
+    let threads = recurrent::num_threads();
+    let suffix = if threads > 1 { format!("/t{threads}") } else { String::new() };
     for (cell, gates, build) in cells::<F>() {
-        let mut group = c.benchmark_group(format!("{cell}/{dtype}"));
+        let mut group = c.benchmark_group(format!("{cell}/{dtype}{suffix}"));
         for w in WORKLOADS.iter().filter(|w| dtype == "f32" || w.f64_too) {
             let mut rng = StdRng::seed_from_u64(0);
             let mut layer = build(w, &mut rng);

@@ -73,6 +73,7 @@ pub mod loss;
 mod math;
 pub mod model;
 pub mod optim;
+mod parallel;
 mod shape;
 
 pub use activation::Activation;
@@ -88,6 +89,7 @@ pub use loss::{
 };
 pub use model::Sequential;
 pub use optim::{Optimizer, Sgd};
+pub use parallel::{num_threads, set_num_threads};
 
 /// The `rand` crate this crate draws weights with (re-exported so seeds need no version match).
 pub use ndarray_rand::rand;

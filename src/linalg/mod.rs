@@ -25,9 +25,15 @@ pub(crate) use kernel::{has_avx2_fma, kernel_for};
 use crate::error::{Error, Result};
 use crate::float::Float;
 
-/// Below this many multiply-adds a product runs as a plain loop: packing would cost more
-/// than it saves (the lecture's 1×3 by 3×3 steps).
-const SMALL: usize = 4096;
+/// A product whose right operand (K × N) has at most this many elements runs as a plain loop:
+/// packing would cost more than it saves (the lecture's 1×3 by 3×3 steps). The choice
+/// depends on K and N only, never on the number of rows, so splitting rows across threads
+/// never changes which arithmetic a row gets.
+const SMALL: usize = 1024;
+
+/// From this many multiply-adds on, a product is split across threads (when allowed):
+/// about a millisecond of work, against ~20 µs to start a thread.
+const PARALLEL_MIN: usize = 1 << 25;
 
 /// A read-only matrix operand: `rows × cols` stored row-major with row stride `ld`, read
 /// transposed when `trans` is set.
@@ -156,8 +162,23 @@ pub(crate) fn gemm<F: Float>(a: Mat<'_, F>, b: Mat<'_, F>, c: MatMut<'_, F>, acc
     check(&a, b.dims(), (b.data.len(), b.needed()), &c)?;
     let (m, k) = a.dims();
     let n = c.cols;
-    if m * n * k <= SMALL {
+    let threads = crate::parallel::num_threads();
+    if n * k <= SMALL {
         naive(a.view(), b.view(), c.data, c.ld, accumulate);
+    } else if threads > 1 && m * n * k >= PARALLEL_MIN && m >= 2 * F::MR {
+        // Split the rows of C (and A): each thread owns a contiguous block of C.
+        let (av, bv, ld) = (a.view(), b.view(), c.ld);
+        let parts = crate::parallel::ranges(m, threads, F::MR);
+        let chunks = crate::parallel::split_chunks(c.data, ld, &parts);
+        let jobs: Vec<_> = parts
+            .iter()
+            .zip(chunks)
+            .map(|(&(r0, len), cpart)| {
+                let apart = View { data: &av.data[r0 * av.rs..], rows: len, ..av };
+                move || driver::product(apart, bv, cpart, ld, accumulate)
+            })
+            .collect();
+        crate::parallel::run_all(jobs);
     } else {
         driver::product(a.view(), b.view(), c.data, c.ld, accumulate);
     }
@@ -188,9 +209,9 @@ pub(crate) fn gemm_packed<F: Float>(
     accumulate: bool,
 ) -> Result<()> {
     check(&a, b_raw.dims(), (b_raw.data.len(), b_raw.needed()), &c)?;
-    let (m, k) = a.dims();
+    let k = a.dims().1;
     let n = c.cols;
-    if m * n * k <= SMALL || (b.k, b.n) != (k, n) {
+    if n * k <= SMALL || (b.k, b.n) != (k, n) {
         naive(a.view(), b_raw.view(), c.data, c.ld, accumulate);
     } else {
         driver::product_packed(a.view(), b, c.data, c.ld, accumulate);

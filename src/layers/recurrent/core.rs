@@ -39,6 +39,7 @@ use crate::layers::recurrent::dynamic::RecurrentLayer;
 use crate::layers::recurrent::state::State;
 use crate::layers::recurrent::trace::GradientTrace;
 use crate::linalg::{add_column_sums, gemm, gemm_packed, pack, Mat, MatMut, PackedB};
+use crate::parallel::{num_threads, ranges, run_all, split_chunks};
 use crate::shape::{check_finite, check_nonempty, check_same, fmt_shape};
 
 /// Buffers reused across calls of the same shape (time-major: row `t·B + b`).
@@ -46,6 +47,12 @@ use crate::shape::{check_finite, check_nonempty, check_same, fmt_shape};
 struct Workspace<F> {
     batch: usize,
     steps: usize,
+    /// The batch split across threads, as (first sample, samples). Every per-sample buffer
+    /// is laid out part by part, time-major inside a part: the row of sample b0 + j at step t
+    /// is `T·b0 + t·bn + j` (with one part: `t·B + b`).
+    parts: Vec<(usize, usize)>,
+    /// ‖dL/dh_t‖² per part and step.
+    sq_norms: Vec<F>,
     /// Input in processing order, (T·B, I).
     xs: Vec<F>,
     /// Input projections, then whatever the cell keeps per step, (T·B, G·H).
@@ -149,8 +156,8 @@ fn standard<F: Float>(w: Weights<F>) -> Weights<F> {
     }
 }
 
-fn to_array2<F: Float>(what: &str, data: &[F], rows: usize, cols: usize) -> Result<Array2<F>> {
-    Array2::from_shape_vec((rows, cols), data.to_vec())
+fn to_array2<F: Float>(what: &str, data: Vec<F>, rows: usize, cols: usize) -> Result<Array2<F>> {
+    Array2::from_shape_vec((rows, cols), data)
         .map_err(|e| Error::shape(what, format!("({rows}, {cols})"), e.to_string()))
 }
 
@@ -362,110 +369,100 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         self.initial_state_grad = None;
         self.trace = None;
 
-        let h = self.units;
-        let (gw, lw) = (self.cell.gates() * h, self.cell.late_gates() * h);
-        let ew = gw - lw;
-        let sep = self.cell.separate_recurrent();
-        let has_c = self.cell.has_cell_state();
-        let cw = self.cell.cache_width(h);
+        let d = Dims::new(&self.cell, t, i, self.units);
+        let h = d.h;
         let ws = &mut self.ws;
         ws.batch = b;
         ws.steps = t;
+        ws.parts = batch_parts(b, t, &d);
         ws.xs.resize(t * b * i, F::zero());
-        ws.gx.resize(t * b * gw, F::zero());
-        ws.gh.resize(if sep { b * ew } else { 0 }, F::zero());
-        ws.late.resize(b * lw, F::zero());
+        ws.gx.resize(t * b * d.gw, F::zero());
+        ws.gh.resize(if d.sep { b * d.ew } else { 0 }, F::zero());
+        ws.late.resize(b * d.lw, F::zero());
         ws.hs.resize((t + 1) * b * h, F::zero());
-        ws.cs.resize(if has_c { (t + 1) * b * h } else { 0 }, F::zero());
-        ws.cache.resize(t * b * cw, F::zero());
+        ws.cs.resize(if d.has_c { (t + 1) * b * h } else { 0 }, F::zero());
+        ws.cache.resize(t * b * d.cw, F::zero());
 
-        // Processing-order, time-major copy of the input: row t·B + b holds x[b, src(t), :].
-        for ti in 0..t {
-            let src = if self.go_backwards { t - 1 - ti } else { ti };
-            for bi in 0..b {
-                let dst = &mut ws.xs[(ti * b + bi) * i..(ti * b + bi + 1) * i];
-                for (k, d) in dst.iter_mut().enumerate() {
-                    *d = x[[bi, src, k]];
+        // Input rows in processing order, part-major (see `Workspace`).
+        let x = x.as_standard_layout();
+        let xd = x.as_slice().ok_or_else(|| Error::shape("input copy", "row-major", "strided"))?;
+        for &(b0, bn) in &ws.parts {
+            let base = t * b0;
+            for ti in 0..t {
+                let src_t = if self.go_backwards { t - 1 - ti } else { ti };
+                for bl in 0..bn {
+                    let src = ((b0 + bl) * t + src_t) * i;
+                    let dst = (base + ti * bn + bl) * i;
+                    ws.xs[dst..dst + i].copy_from_slice(&xd[src..src + i]);
                 }
             }
         }
         // GX = Xs W_x + b for every step at once.
         let bias = flat("bias", &self.weights.bias)?;
-        for row in ws.gx.chunks_exact_mut(gw) {
+        for row in ws.gx.chunks_exact_mut(d.gw) {
             row.copy_from_slice(bias);
         }
         gemm(
             Mat::new(&ws.xs, t * b, i),
-            Mat::new(flat("kernel", &self.weights.kernel)?, i, gw),
-            MatMut::new(&mut ws.gx, t * b, gw),
+            Mat::new(flat("kernel", &self.weights.kernel)?, i, d.gw),
+            MatMut::new(&mut ws.gx, t * b, d.gw),
             true,
         )?;
 
-        // Initial state.
-        let bh = b * h;
-        match initial {
-            Some(s) => {
-                ws.hs[..bh].iter_mut().zip(s.h.iter()).for_each(|(d, &v)| *d = v);
-                if let Some(c) = &s.c {
-                    ws.cs[..bh].iter_mut().zip(c.iter()).for_each(|(d, &v)| *d = v);
-                }
-            }
-            None => {
-                ws.hs[..bh].iter_mut().for_each(|d| *d = F::zero());
-                if has_c {
-                    ws.cs[..bh].iter_mut().for_each(|d| *d = F::zero());
-                }
-            }
-        }
-
         let wh = flat("recurrent_kernel", &self.weights.recurrent_kernel)?;
-        let wh_early = Mat::strided(wh, h, ew, gw);
-        pack(wh_early, &mut ws.wh_packed)?;
+        pack(Mat::strided(wh, h, d.ew, d.gw), &mut ws.wh_packed)?;
         let rbias = match &self.weights.recurrent_bias {
             Some(b) => flat("recurrent_bias", b)?,
             None => &[],
         };
-        let late = LateKernel::new(wh, &[], h, self.cell.gates(), self.cell.late_gates());
-        for step in 0..t {
-            let (hs_done, hs_rest) = ws.hs.split_at_mut((step + 1) * bh);
-            let h_prev = &hs_done[step * bh..];
-            let h_next = &mut hs_rest[..bh];
-            let (c_prev, c_next): (&[F], &mut [F]) = if has_c {
-                let (cs_done, cs_rest) = ws.cs.split_at_mut((step + 1) * bh);
-                (&cs_done[step * bh..], &mut cs_rest[..bh])
-            } else {
-                (&[], &mut [])
-            };
-            let gx_t = &mut ws.gx[step * b * gw..(step + 1) * b * gw];
-            if sep {
-                for row in ws.gh.chunks_exact_mut(ew) {
-                    row.copy_from_slice(&rbias[..ew]);
-                }
-                gemm_packed(Mat::new(h_prev, b, h), wh_early, &ws.wh_packed, MatMut::new(&mut ws.gh, b, ew), true)?;
-            } else if ew > 0 {
-                gemm_packed(Mat::new(h_prev, b, h), wh_early, &ws.wh_packed, MatMut::strided(gx_t, b, ew, gw), true)?;
-            }
-            self.cell.forward_step(ForwardStep {
-                batch: b,
-                units: h,
-                gx: gx_t,
-                gh: &ws.gh,
-                h_prev,
-                c_prev,
-                h: h_next,
-                c: c_next,
-                cache: &mut ws.cache[step * b * cw..(step + 1) * b * cw],
-                late,
-                late_out: &mut ws.late,
-            });
-        }
+        let h0 = initial.map(|s| s.h.as_standard_layout());
+        let c0 = initial.and_then(|s| s.c.as_ref()).map(|c| c.as_standard_layout());
+        let shared = Shared { cell: &self.cell, d, wh, wh_packed: &ws.wh_packed, wh_t: &[], wh_t_packed: None, rbias };
+        let parts = &ws.parts;
+        let jobs: Vec<_> = parts
+            .iter()
+            .zip(split_chunks(&mut ws.gx, t * d.gw, parts))
+            .zip(split_chunks(&mut ws.gh, d.ew, parts))
+            .zip(split_chunks(&mut ws.late, d.lw, parts))
+            .zip(split_chunks(&mut ws.hs, (t + 1) * h, parts))
+            .zip(split_chunks(&mut ws.cs, (t + 1) * h, parts))
+            .zip(split_chunks(&mut ws.cache, t * d.cw, parts))
+            .map(|((((((&(b0, bn), gx), gh), late), hs), cs), cache)| {
+                let h0 = h0.as_ref().and_then(|a| a.as_slice()).map(|s| &s[b0 * h..(b0 + bn) * h]);
+                let c0 = c0.as_ref().and_then(|a| a.as_slice()).map(|s| &s[b0 * h..(b0 + bn) * h]);
+                let shared = &shared;
+                move || shared.forward_part(bn, ForwardBufs { gx, gh, late, hs, cs, cache }, h0, c0)
+            })
+            .collect();
+        run_all(jobs).into_iter().collect::<Result<Vec<()>>>()?;
 
-        // Outputs (in processing order) and the final state.
-        let h_last = to_array2("final state", &ws.hs[t * bh..], b, h)?;
-        let c_last = if has_c { Some(to_array2("final cell state", &ws.cs[t * bh..], b, h)?) } else { None };
+        // Outputs (in processing order) and the final state, gathered from the parts.
+        let mut h_last = vec![F::zero(); b * h];
+        let mut c_last = vec![F::zero(); if d.has_c { b * h } else { 0 }];
+        let mut seq = vec![F::zero(); if self.return_sequences { b * t * h } else { 0 }];
+        for &(b0, bn) in parts {
+            let hs = &ws.hs[(t + 1) * b0 * h..(t + 1) * (b0 + bn) * h];
+            h_last[b0 * h..(b0 + bn) * h].copy_from_slice(&hs[t * bn * h..]);
+            if d.has_c {
+                let cs = &ws.cs[(t + 1) * b0 * h..(t + 1) * (b0 + bn) * h];
+                c_last[b0 * h..(b0 + bn) * h].copy_from_slice(&cs[t * bn * h..]);
+            }
+            if self.return_sequences {
+                for bl in 0..bn {
+                    for ti in 0..t {
+                        let src = ((ti + 1) * bn + bl) * h;
+                        let dst = ((b0 + bl) * t + ti) * h;
+                        seq[dst..dst + h].copy_from_slice(&hs[src..src + h]);
+                    }
+                }
+            }
+        }
+        let h_last = to_array2("final state", h_last, b, h)?;
+        let c_last = if d.has_c { Some(to_array2("final cell state", c_last, b, h)?) } else { None };
         let out = if self.return_sequences {
-            let hs = &ws.hs;
-            Array3::from_shape_fn((b, t, h), |(bi, ti, k)| hs[(ti + 1) * bh + bi * h + k]).into_dyn()
+            Array3::from_shape_vec((b, t, h), seq)
+                .map_err(|e| Error::shape("output", format!("({b}, {t}, {h})"), e.to_string()))?
+                .into_dyn()
         } else {
             h_last.clone().into_dyn()
         };
@@ -515,108 +512,98 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         let g = grad_output.as_standard_layout();
         let g = g.as_slice().ok_or_else(|| Error::shape("grad_output copy", "row-major", "strided"))?;
 
-        let (gates, late_gates) = (self.cell.gates(), self.cell.late_gates());
-        let (gw, lw) = (gates * h, late_gates * h);
-        let ew = gw - lw;
-        let sep = self.cell.separate_recurrent();
-        let has_c = self.cell.has_cell_state();
-        let cw = self.cell.cache_width(h);
-        let bh = b * h;
+        let d = Dims::new(&self.cell, t, i, h);
         let ws = &mut self.ws;
-        ws.dgx.resize(t * b * gw, F::zero());
-        ws.dgh.resize(if sep { t * b * ew } else { 0 }, F::zero());
-        ws.du.resize(if lw > 0 { bh } else { 0 }, F::zero());
-        for v in [&mut ws.dh, &mut ws.dh_prev] {
-            v.clear();
-            v.resize(bh, F::zero());
-        }
-        for v in [&mut ws.dc, &mut ws.dc_prev] {
-            v.clear();
-            v.resize(if has_c { bh } else { 0 }, F::zero());
-        }
-        if let Some(s) = grad_final {
-            ws.dh.iter_mut().zip(s.h.iter()).for_each(|(d, &v)| *d = v);
-            if let Some(c) = &s.c {
-                ws.dc.iter_mut().zip(c.iter()).for_each(|(d, &v)| *d = v);
-            }
-        }
+        ws.dgx.resize(t * b * d.gw, F::zero());
+        ws.dgh.resize(if d.sep { t * b * d.ew } else { 0 }, F::zero());
+        ws.du.resize(if d.lw > 0 { b * h } else { 0 }, F::zero());
+        ws.dh.resize(b * h, F::zero());
+        ws.dh_prev.resize(b * h, F::zero());
+        ws.dc.resize(if d.has_c { b * h } else { 0 }, F::zero());
+        ws.dc_prev.resize(if d.has_c { b * h } else { 0 }, F::zero());
         ws.dxs.resize(t * b * i, F::zero());
+        ws.sq_norms.clear();
+        ws.sq_norms.resize(ws.parts.len() * t, F::zero());
 
         // W_hᵀ once per pass, so the per-step product streams contiguous rows.
-        ws.wh_t.resize(gw * h, F::zero());
+        ws.wh_t.resize(d.gw * h, F::zero());
         let wh = flat("recurrent_kernel", &self.weights.recurrent_kernel)?;
-        for (r, row) in wh.chunks_exact(gw).enumerate() {
+        for (r, row) in wh.chunks_exact(d.gw).enumerate() {
             for (c, &v) in row.iter().enumerate() {
                 ws.wh_t[c * h + r] = v;
             }
         }
-        let late = LateKernel::new(wh, &ws.wh_t, h, gates, late_gates);
-        let wh_t_early = Mat::new(&ws.wh_t[..ew * h], ew, h);
-        pack(wh_t_early, &mut ws.wh_t_packed)?;
-        let mut norms = vec![F::zero(); t];
-        for step in (0..t).rev() {
-            // The output's gradient enters at this step.
-            if self.return_sequences {
-                for bi in 0..b {
-                    let src = &g[(bi * t + step) * h..(bi * t + step + 1) * h];
-                    ws.dh[bi * h..(bi + 1) * h].iter_mut().zip(src).for_each(|(d, &s)| *d += s);
-                }
-            } else if step == t - 1 {
-                ws.dh.iter_mut().zip(g).for_each(|(d, &s)| *d += s);
-            }
-            norms[step] = ws.dh.iter().map(|&v| v * v).sum::<F>().sqrt();
-            let (c_prev, c_now): (&[F], &[F]) = if has_c {
-                (&ws.cs[step * bh..(step + 1) * bh], &ws.cs[(step + 1) * bh..(step + 2) * bh])
-            } else {
-                (&[], &[])
-            };
-            let rows = step * b * gw..(step + 1) * b * gw;
-            let erows = step * b * ew..(step + 1) * b * ew;
-            let dgh: &mut [F] = if sep { &mut ws.dgh[erows.clone()] } else { &mut [] };
-            self.cell.backward_step(BackwardStep {
-                batch: b,
-                units: h,
-                gx: &ws.gx[rows.clone()],
-                h_prev: &ws.hs[step * bh..(step + 1) * bh],
-                c_prev,
-                h: &ws.hs[(step + 1) * bh..(step + 2) * bh],
-                c: c_now,
-                cache: &ws.cache[step * b * cw..(step + 1) * b * cw],
-                dh: &mut ws.dh,
-                dc: &ws.dc,
-                dgx: &mut ws.dgx[rows.clone()],
-                dgh,
-                dh_prev: &mut ws.dh_prev,
-                dc_prev: &mut ws.dc_prev,
-                late,
-                late_scratch: &mut ws.du,
-            });
-            // dh_{t−1} = direct part + dgh_t W_h[:, :E]ᵀ.
-            let dgh_t = if sep { Mat::new(&ws.dgh[erows], b, ew) } else { Mat::strided(&ws.dgx[rows], b, ew, gw) };
-            if ew > 0 {
-                gemm_packed(dgh_t, wh_t_early, &ws.wh_t_packed, MatMut::new(&mut ws.dh_prev, b, h), true)?;
-            }
-            std::mem::swap(&mut ws.dh, &mut ws.dh_prev);
-            std::mem::swap(&mut ws.dc, &mut ws.dc_prev);
-        }
+        pack(Mat::new(&ws.wh_t[..d.ew * h], d.ew, h), &mut ws.wh_t_packed)?;
+        let gf_h = grad_final.map(|s| s.h.as_standard_layout());
+        let gf_c = grad_final.and_then(|s| s.c.as_ref()).map(|c| c.as_standard_layout());
+        let shared = Shared {
+            cell: &self.cell,
+            d,
+            wh,
+            wh_packed: &ws.wh_packed,
+            wh_t: &ws.wh_t,
+            wh_t_packed: Some(&ws.wh_t_packed),
+            rbias: &[],
+        };
+        let seq = self.return_sequences;
+        let parts = &ws.parts;
+        let jobs: Vec<_> = parts
+            .iter()
+            .zip(split_chunks(&mut ws.dgx, t * d.gw, parts))
+            .zip(split_chunks(&mut ws.dgh, t * d.ew, parts))
+            .zip(split_chunks(&mut ws.dh, h, parts))
+            .zip(split_chunks(&mut ws.dh_prev, h, parts))
+            .zip(split_chunks(&mut ws.dc, h, parts))
+            .zip(split_chunks(&mut ws.dc_prev, h, parts))
+            .zip(split_chunks(&mut ws.du, h, parts))
+            .zip(split_chunks(&mut ws.sq_norms, t, &vec![(0, 1); parts.len()]))
+            .map(|((((((((&(b0, bn), dgx), dgh), dh), dh_prev), dc), dc_prev), du), sq)| {
+                let rows = |unit: usize, v: &'_ [F]| -> std::ops::Range<usize> {
+                    let _ = v;
+                    unit * b0..unit * (b0 + bn)
+                };
+                let fwd = PartView {
+                    gx: &ws.gx[rows(t * d.gw, &ws.gx)],
+                    hs: &ws.hs[rows((t + 1) * h, &ws.hs)],
+                    cs: if d.has_c { &ws.cs[rows((t + 1) * h, &ws.cs)] } else { &[] },
+                    cache: &ws.cache[rows(t * d.cw, &ws.cache)],
+                };
+                let gf_h = gf_h.as_ref().and_then(|a| a.as_slice()).map(|s| &s[b0 * h..(b0 + bn) * h]);
+                let gf_c = gf_c.as_ref().and_then(|a| a.as_slice()).map(|s| &s[b0 * h..(b0 + bn) * h]);
+                let shared = &shared;
+                let bufs = BackwardBufs { dgx, dgh, dh, dh_prev, dc, dc_prev, du, sq_norms: sq };
+                move || shared.backward_part(b0, bn, g, seq, fwd, bufs, gf_h, gf_c)
+            })
+            .collect();
+        run_all(jobs).into_iter().collect::<Result<Vec<()>>>()?;
 
-        // Weight gradients: one product each over all T·B rows.
-        let tb = t * b;
+        // Weight gradients: one product each over all T·B rows (per part where the rows of
+        // one operand are laid out per part).
+        let (tb, gw, ew, lw) = (t * b, d.gw, d.ew, d.lw);
         let gk = flat_mut("kernel gradient", &mut self.grads.kernel)?;
         gemm(Mat::new(&ws.xs, tb, i).t(), Mat::new(&ws.dgx, tb, gw), MatMut::new(gk, i, gw), true)?;
         let grk = flat_mut("recurrent_kernel gradient", &mut self.grads.recurrent_kernel)?;
-        if ew > 0 {
-            let dg_early = if sep { Mat::new(&ws.dgh, tb, ew) } else { Mat::strided(&ws.dgx, tb, ew, gw) };
-            gemm(Mat::new(&ws.hs[..tb * h], tb, h).t(), dg_early, MatMut::strided(grk, h, ew, gw), true)?;
-        }
-        if lw > 0 {
-            // The late blocks multiplied u_t, kept in the first H columns of each cache row.
-            gemm(
-                Mat::strided(&ws.cache, tb, h, cw).t(),
-                Mat::strided(&ws.dgx[ew..], tb, lw, gw),
-                MatMut::strided(&mut grk[ew..], h, lw, gw),
-                true,
-            )?;
+        for &(b0, bn) in parts {
+            let (r0, rn) = (t * b0, t * bn);
+            if ew > 0 {
+                // h_{t−1} for the part's rows: its first T blocks of states.
+                let hprev = &ws.hs[(t + 1) * b0 * h..(t + 1) * b0 * h + rn * h];
+                let dg_early = if d.sep {
+                    Mat::new(&ws.dgh[r0 * ew..(r0 + rn) * ew], rn, ew)
+                } else {
+                    Mat::strided(&ws.dgx[r0 * gw..(r0 + rn) * gw], rn, ew, gw)
+                };
+                gemm(Mat::new(hprev, rn, h).t(), dg_early, MatMut::strided(grk, h, ew, gw), true)?;
+            }
+            if lw > 0 {
+                // The late blocks multiplied u_t, kept in the first H columns of each cache row.
+                gemm(
+                    Mat::strided(&ws.cache[r0 * d.cw..(r0 + rn) * d.cw], rn, h, d.cw).t(),
+                    Mat::strided(&ws.dgx[r0 * gw + ew..(r0 + rn) * gw], rn, lw, gw),
+                    MatMut::strided(&mut grk[ew..], h, lw, gw),
+                    true,
+                )?;
+            }
         }
         add_column_sums(&ws.dgx, tb, gw, gw, flat_mut("bias gradient", &mut self.grads.bias)?);
         if let Some(rb) = self.grads.recurrent_bias.as_mut() {
@@ -629,18 +616,276 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
             MatMut::new(&mut ws.dxs, tb, i),
             false,
         )?;
-        let dxs = &ws.dxs;
-        let back = self.go_backwards;
-        let dx = Array3::from_shape_fn((b, t, i), |(bi, pos, k)| {
-            let ti = if back { t - 1 - pos } else { pos };
-            dxs[(ti * b + bi) * i + k]
-        });
-
-        let dh0 = to_array2("initial state gradient", &ws.dh, b, h)?;
-        let dc0 = if has_c { Some(to_array2("initial cell state gradient", &ws.dc, b, h)?) } else { None };
+        let mut dx = vec![F::zero(); b * t * i];
+        let mut dh0 = vec![F::zero(); b * h];
+        let mut dc0 = vec![F::zero(); if d.has_c { b * h } else { 0 }];
+        let mut sq = vec![F::zero(); t];
+        for (p, &(b0, bn)) in parts.iter().enumerate() {
+            for ti in 0..t {
+                let pos = if self.go_backwards { t - 1 - ti } else { ti };
+                for bl in 0..bn {
+                    let src = (t * b0 + ti * bn + bl) * i;
+                    let dst = ((b0 + bl) * t + pos) * i;
+                    dx[dst..dst + i].copy_from_slice(&ws.dxs[src..src + i]);
+                }
+            }
+            dh0[b0 * h..(b0 + bn) * h].copy_from_slice(&ws.dh[b0 * h..(b0 + bn) * h]);
+            if d.has_c {
+                dc0[b0 * h..(b0 + bn) * h].copy_from_slice(&ws.dc[b0 * h..(b0 + bn) * h]);
+            }
+            for (s, &v) in sq.iter_mut().zip(&ws.sq_norms[p * t..(p + 1) * t]) {
+                *s += v;
+            }
+        }
+        let dx = Array3::from_shape_vec((b, t, i), dx)
+            .map_err(|e| Error::shape("input gradient", format!("({b}, {t}, {i})"), e.to_string()))?;
+        let dh0 = to_array2("initial state gradient", dh0, b, h)?;
+        let dc0 = if d.has_c { Some(to_array2("initial cell state gradient", dc0, b, h)?) } else { None };
         self.initial_state_grad = Some(State { h: dh0, c: dc0 });
-        self.trace = Some(GradientTrace::new(norms));
+        self.trace = Some(GradientTrace::new(sq.into_iter().map(|v| v.sqrt()).collect()));
         Ok(dx)
+    }
+}
+
+/// Sizes of one pass: T steps, I inputs, H units, G·H gate columns of which the first E are
+/// multiplied by h_{t−1} and the last L·H by the cell's u_t, and the cell's cache width.
+#[derive(Debug, Clone, Copy)]
+struct Dims {
+    t: usize,
+    h: usize,
+    gates: usize,
+    late_gates: usize,
+    gw: usize,
+    ew: usize,
+    lw: usize,
+    cw: usize,
+    sep: bool,
+    has_c: bool,
+}
+
+impl Dims {
+    fn new<F: Float, C: Cell<F>>(cell: &C, t: usize, _i: usize, h: usize) -> Self {
+        let (gates, late_gates) = (cell.gates(), cell.late_gates());
+        let (gw, lw) = (gates * h, late_gates * h);
+        Dims {
+            t,
+            h,
+            gates,
+            late_gates,
+            gw,
+            ew: gw - lw,
+            lw,
+            cw: cell.cache_width(h),
+            sep: cell.separate_recurrent(),
+            has_c: cell.has_cell_state(),
+        }
+    }
+}
+
+/// How the batch is split across threads: one part unless several threads are allowed and
+/// the time loop is worth splitting.
+fn batch_parts(b: usize, t: usize, d: &Dims) -> Vec<(usize, usize)> {
+    let threads = num_threads();
+    // Multiply-adds of the recurrent products of the whole loop.
+    let work = b * t * d.h * d.gw;
+    if threads > 1 && b >= 2 && work >= PARALLEL_LOOP_MIN {
+        ranges(b, threads, 1)
+    } else {
+        vec![(0, b)]
+    }
+}
+
+/// From this many multiply-adds in the time loop on, the batch is split across threads.
+const PARALLEL_LOOP_MIN: usize = 1 << 21;
+
+/// What every part reads: the cell, the sizes and the weights.
+struct Shared<'a, F, C> {
+    cell: &'a C,
+    d: Dims,
+    wh: &'a [F],
+    wh_packed: &'a PackedB<F>,
+    wh_t: &'a [F],
+    wh_t_packed: Option<&'a PackedB<F>>,
+    rbias: &'a [F],
+}
+
+/// One part's forward buffers (its share of the batch, time-major inside).
+struct ForwardBufs<'a, F> {
+    gx: &'a mut [F],
+    gh: &'a mut [F],
+    late: &'a mut [F],
+    hs: &'a mut [F],
+    cs: &'a mut [F],
+    cache: &'a mut [F],
+}
+
+/// One part's forward results, read by its backward pass.
+struct PartView<'a, F> {
+    gx: &'a [F],
+    hs: &'a [F],
+    cs: &'a [F],
+    cache: &'a [F],
+}
+
+/// One part's backward buffers.
+struct BackwardBufs<'a, F> {
+    dgx: &'a mut [F],
+    dgh: &'a mut [F],
+    dh: &'a mut [F],
+    dh_prev: &'a mut [F],
+    dc: &'a mut [F],
+    dc_prev: &'a mut [F],
+    du: &'a mut [F],
+    sq_norms: &'a mut [F],
+}
+
+impl<F: Float, C: Cell<F>> Shared<'_, F, C> {
+    /// The time loop for `bn` sequences. Allocation-free.
+    fn forward_part(&self, bn: usize, w: ForwardBufs<'_, F>, h0: Option<&[F]>, c0: Option<&[F]>) -> Result<()> {
+        let Dims { t, h, gw, ew, cw, sep, has_c, gates, late_gates, .. } = self.d;
+        let bh = bn * h;
+        match h0 {
+            Some(s) => w.hs[..bh].copy_from_slice(s),
+            None => w.hs[..bh].iter_mut().for_each(|v| *v = F::zero()),
+        }
+        if has_c {
+            match c0 {
+                Some(s) => w.cs[..bh].copy_from_slice(s),
+                None => w.cs[..bh].iter_mut().for_each(|v| *v = F::zero()),
+            }
+        }
+        let wh_early = Mat::strided(self.wh, h, ew, gw);
+        let late = LateKernel::new(self.wh, &[], h, gates, late_gates);
+        for step in 0..t {
+            let (hs_done, hs_rest) = w.hs.split_at_mut((step + 1) * bh);
+            let h_prev = &hs_done[step * bh..];
+            let h_next = &mut hs_rest[..bh];
+            let (c_prev, c_next): (&[F], &mut [F]) = if has_c {
+                let (cs_done, cs_rest) = w.cs.split_at_mut((step + 1) * bh);
+                (&cs_done[step * bh..], &mut cs_rest[..bh])
+            } else {
+                (&[], &mut [])
+            };
+            let gx_t = &mut w.gx[step * bn * gw..(step + 1) * bn * gw];
+            if sep {
+                for row in w.gh.chunks_exact_mut(ew) {
+                    row.copy_from_slice(&self.rbias[..ew]);
+                }
+                gemm_packed(Mat::new(h_prev, bn, h), wh_early, self.wh_packed, MatMut::new(w.gh, bn, ew), true)?;
+            } else if ew > 0 {
+                gemm_packed(
+                    Mat::new(h_prev, bn, h),
+                    wh_early,
+                    self.wh_packed,
+                    MatMut::strided(gx_t, bn, ew, gw),
+                    true,
+                )?;
+            }
+            self.cell.forward_step(ForwardStep {
+                batch: bn,
+                units: h,
+                gx: gx_t,
+                gh: w.gh,
+                h_prev,
+                c_prev,
+                h: h_next,
+                c: c_next,
+                cache: &mut w.cache[step * bn * cw..(step + 1) * bn * cw],
+                late,
+                late_out: w.late,
+            });
+        }
+        Ok(())
+    }
+
+    /// BPTT for the part of `bn` sequences starting at `b0`. Leaves dL/dh_0 (and dL/dc_0)
+    /// of its rows in `w.dh` (`w.dc`). Allocation-free.
+    #[allow(clippy::too_many_arguments)]
+    fn backward_part(
+        &self,
+        b0: usize,
+        bn: usize,
+        g: &[F],
+        seq: bool,
+        f: PartView<'_, F>,
+        w: BackwardBufs<'_, F>,
+        gf_h: Option<&[F]>,
+        gf_c: Option<&[F]>,
+    ) -> Result<()> {
+        let Dims { t, h, gw, ew, cw, sep, has_c, gates, late_gates, .. } = self.d;
+        let bh = bn * h;
+        let (mut dh, mut dh_prev, mut dc, mut dc_prev) = (w.dh, w.dh_prev, w.dc, w.dc_prev);
+        match gf_h {
+            Some(s) => dh.copy_from_slice(s),
+            None => dh.iter_mut().for_each(|v| *v = F::zero()),
+        }
+        if has_c {
+            match gf_c {
+                Some(s) => dc.copy_from_slice(s),
+                None => dc.iter_mut().for_each(|v| *v = F::zero()),
+            }
+        }
+        let wh_t_early = Mat::new(&self.wh_t[..ew * h], ew, h);
+        let late = LateKernel::new(self.wh, self.wh_t, h, gates, late_gates);
+        let packed = self.wh_t_packed.ok_or_else(|| Error::shape("packed W_hᵀ", "present", "missing"))?;
+        for step in (0..t).rev() {
+            // The output's gradient enters at this step.
+            for bl in 0..bn {
+                let bi = b0 + bl;
+                let src = if seq {
+                    Some((bi * t + step) * h)
+                } else if step == t - 1 {
+                    Some(bi * h)
+                } else {
+                    None
+                };
+                if let Some(src) = src {
+                    for (d, &s) in dh[bl * h..(bl + 1) * h].iter_mut().zip(&g[src..src + h]) {
+                        *d += s;
+                    }
+                }
+            }
+            w.sq_norms[step] = dh.iter().map(|&v| v * v).sum::<F>();
+            let rows = step * bn * gw..(step + 1) * bn * gw;
+            let erows = step * bn * ew..(step + 1) * bn * ew;
+            let (c_prev, c_now): (&[F], &[F]) = if has_c {
+                (&f.cs[step * bh..(step + 1) * bh], &f.cs[(step + 1) * bh..(step + 2) * bh])
+            } else {
+                (&[], &[])
+            };
+            let dgh: &mut [F] = if sep { &mut w.dgh[erows.clone()] } else { &mut [] };
+            self.cell.backward_step(BackwardStep {
+                batch: bn,
+                units: h,
+                gx: &f.gx[rows.clone()],
+                h_prev: &f.hs[step * bh..(step + 1) * bh],
+                c_prev,
+                h: &f.hs[(step + 1) * bh..(step + 2) * bh],
+                c: c_now,
+                cache: &f.cache[step * bn * cw..(step + 1) * bn * cw],
+                dh,
+                dc,
+                dgx: &mut w.dgx[rows.clone()],
+                dgh,
+                dh_prev,
+                dc_prev,
+                late,
+                late_scratch: w.du,
+            });
+            // dh_{t−1} = direct part + dgh_t W_h[:, :E]ᵀ.
+            if ew > 0 {
+                let dgh_t = if sep { Mat::new(&w.dgh[erows], bn, ew) } else { Mat::strided(&w.dgx[rows], bn, ew, gw) };
+                gemm_packed(dgh_t, wh_t_early, packed, MatMut::new(dh_prev, bn, h), true)?;
+            }
+            std::mem::swap(&mut dh, &mut dh_prev);
+            std::mem::swap(&mut dc, &mut dc_prev);
+        }
+        // After an odd number of swaps the result sits in the other buffer: bring it home.
+        if t % 2 == 1 {
+            dh_prev.copy_from_slice(dh);
+            dc_prev.copy_from_slice(dc);
+        }
+        Ok(())
     }
 }
 
