@@ -73,10 +73,10 @@ pub trait Loss<F: Float>: Debug {
 }
 
 fn check_pair<F: Float>(name: &str, p: &ArrayViewD<'_, F>, t: &ArrayViewD<'_, F>) -> Result<()> {
-    check_same(&format!("{name} target (must match the prediction)"), p.shape(), t.shape())?;
-    check_nonempty(&format!("{name} prediction"), p.shape(), &["batch size", "axis 1", "axis 2", "axis 3"])?;
-    check_finite(&format!("{name} prediction"), p)?;
-    check_finite(&format!("{name} target"), t)?;
+    check_same(format_args!("{name} target (must match the prediction)"), p.shape(), t.shape())?;
+    check_nonempty(format_args!("{name} prediction"), p.shape(), &["batch size", "axis 1", "axis 2", "axis 3"])?;
+    check_finite(format_args!("{name} prediction"), p)?;
+    check_finite(format_args!("{name} target"), t)?;
     Ok(())
 }
 
@@ -173,7 +173,7 @@ impl<F: Float> Loss<F> for BinaryCrossEntropy {
     fn compute(&self, p: &ArrayViewD<'_, F>, t: &ArrayViewD<'_, F>) -> Result<LossOutput<F>> {
         let name = <Self as Loss<F>>::name(self);
         check_pair(name, p, t)?;
-        check_range(&format!("{name} target"), t, F::zero(), F::one())?;
+        check_range(format_args!("{name} target"), t, F::zero(), F::one())?;
         let n: F = count(p.len());
         let one = F::one();
         if self.from_logits {
@@ -184,7 +184,7 @@ impl<F: Float> Loss<F> for BinaryCrossEntropy {
             });
             return Ok(LossOutput { value: value / n, grad });
         }
-        check_range(&format!("{name} prediction (probabilities)"), p, F::zero(), one)?;
+        check_range(format_args!("{name} prediction (probabilities)"), p, F::zero(), one)?;
         let floor = F::of(-100.0);
         let eps = Self::epsilon::<F>();
         let mut value = F::zero();
@@ -274,9 +274,9 @@ impl<F: Float> Loss<F> for CategoricalCrossEntropy {
         let name = <Self as Loss<F>>::name(self);
         class_dims(name, p)?;
         check_pair(name, p, t)?;
-        check_range(&format!("{name} target"), t, F::zero(), F::one())?;
+        check_range(format_args!("{name} target"), t, F::zero(), F::one())?;
         if !self.from_logits {
-            check_range(&format!("{name} prediction (probabilities)"), p, F::zero(), F::one())?;
+            check_range(format_args!("{name} prediction (probabilities)"), p, F::zero(), F::one())?;
         }
         categorical(self.from_logits, p, t)
     }
@@ -327,11 +327,11 @@ impl<F: Float> Loss<F> for SparseCategoricalCrossEntropy {
                 fmt_shape(t.shape()),
             ));
         }
-        check_nonempty(&format!("{name} prediction"), p.shape(), &["batch size", "axis 1", "axis 2"])?;
-        check_finite(&format!("{name} prediction"), p)?;
-        check_finite(&format!("{name} target"), t)?;
+        check_nonempty(format_args!("{name} prediction"), p.shape(), &["batch size", "axis 1", "axis 2"])?;
+        check_finite(format_args!("{name} prediction"), p)?;
+        check_finite(format_args!("{name} target"), t)?;
         if !self.from_logits {
-            check_range(&format!("{name} prediction (probabilities)"), p, F::zero(), F::one())?;
+            check_range(format_args!("{name} prediction (probabilities)"), p, F::zero(), F::one())?;
         }
         let labels = t;
         let mut onehot = ArrayD::<F>::zeros(p.shape());

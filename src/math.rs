@@ -147,35 +147,86 @@ pub(crate) fn sigmoid_f64(x: f64) -> f64 {
 // ---------------------------------------------------------------- slices
 
 macro_rules! slice_fn {
-    ($name:ident, $avx:ident, $scalar:ident, $t:ty) => {
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn $avx(x: &mut [$t]) {
-            for v in x.iter_mut() {
-                *v = $scalar(*v);
+    ($name:ident, $avx:ident, $scalar:ident, $t:ty, $lanes:expr) => {
+        /// One vector's worth of lanes at a time (a fixed-size array the compiler turns into
+        /// straight-line vector code), then the tail through a padded array.
+        #[inline(always)]
+        fn apply_lanes(x: &mut [$t]) {
+            const L: usize = $lanes;
+            let mut chunks = x.chunks_exact_mut(L);
+            for chunk in &mut chunks {
+                let mut v = [<$t>::default(); L];
+                v.copy_from_slice(chunk);
+                for e in v.iter_mut() {
+                    *e = $scalar(*e);
+                }
+                chunk.copy_from_slice(&v);
+            }
+            let tail = chunks.into_remainder();
+            if !tail.is_empty() {
+                let mut v = [<$t>::default(); L];
+                for (d, s) in v.iter_mut().zip(tail.iter()) {
+                    *d = *s;
+                }
+                for e in v.iter_mut() {
+                    *e = $scalar(*e);
+                }
+                for (d, s) in tail.iter_mut().zip(v.iter()) {
+                    *d = *s;
+                }
             }
         }
 
-        /// Applies the function to every element (AVX2 + FMA code when the CPU has it).
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn $avx(x: &mut [$t]) {
+            apply_lanes(x)
+        }
+
+        /// Applies the function to every element (AVX2 + FMA code when the CPU has it; the
+        /// arithmetic is the same either way).
+        #[inline]
         pub(crate) fn $name(x: &mut [$t]) {
             #[cfg(target_arch = "x86_64")]
             if crate::linalg::has_avx2_fma() {
                 // SAFETY: the CPU supports the features the function was compiled for.
                 return unsafe { $avx(x) };
             }
-            for v in x.iter_mut() {
-                *v = $scalar(*v);
-            }
+            apply_lanes(x)
         }
     };
 }
 
-slice_fn!(tanh_slice_f32, tanh_avx2_f32, tanh_f32, f32);
-slice_fn!(sigmoid_slice_f32, sigmoid_avx2_f32, sigmoid_f32, f32);
-slice_fn!(exp_slice_f32, exp_avx2_f32, exp_f32, f32);
-slice_fn!(tanh_slice_f64, tanh_avx2_f64, tanh_f64, f64);
-slice_fn!(sigmoid_slice_f64, sigmoid_avx2_f64, sigmoid_f64, f64);
-slice_fn!(exp_slice_f64, exp_avx2_f64, exp_f64, f64);
+mod tanh32 {
+    use super::*;
+    slice_fn!(tanh_slice_f32, tanh_avx2_f32, tanh_f32, f32, 8);
+}
+mod sigmoid32 {
+    use super::*;
+    slice_fn!(sigmoid_slice_f32, sigmoid_avx2_f32, sigmoid_f32, f32, 8);
+}
+mod exp32 {
+    use super::*;
+    slice_fn!(exp_slice_f32, exp_avx2_f32, exp_f32, f32, 8);
+}
+mod tanh64 {
+    use super::*;
+    slice_fn!(tanh_slice_f64, tanh_avx2_f64, tanh_f64, f64, 4);
+}
+mod sigmoid64 {
+    use super::*;
+    slice_fn!(sigmoid_slice_f64, sigmoid_avx2_f64, sigmoid_f64, f64, 4);
+}
+mod exp64 {
+    use super::*;
+    slice_fn!(exp_slice_f64, exp_avx2_f64, exp_f64, f64, 4);
+}
+pub(crate) use exp32::exp_slice_f32;
+pub(crate) use exp64::exp_slice_f64;
+pub(crate) use sigmoid32::sigmoid_slice_f32;
+pub(crate) use sigmoid64::sigmoid_slice_f64;
+pub(crate) use tanh32::tanh_slice_f32;
+pub(crate) use tanh64::tanh_slice_f64;
 
 #[cfg(test)]
 mod tests {

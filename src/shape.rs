@@ -3,6 +3,8 @@
 //! `ndarray`'s products panic on mismatched shapes, so every public entry point runs its
 //! arguments through these helpers first and turns a bad shape into an [`Error`].
 
+use std::fmt::Display;
+
 use ndarray::{ArrayBase, Data, Dimension};
 
 use crate::error::{Error, Result};
@@ -33,12 +35,18 @@ pub(crate) fn fmt_index(shape: &[usize], flat: usize) -> String {
 }
 
 /// Errs with [`Error::NonFinite`] naming the first NaN or infinity in `a`.
-pub(crate) fn check_finite<F, S, D>(what: &str, a: &ArrayBase<S, D>) -> Result<()>
+pub(crate) fn check_finite<F, S, D>(what: impl Display, a: &ArrayBase<S, D>) -> Result<()>
 where
     F: Float,
     S: Data<Elem = F>,
     D: Dimension,
 {
+    // The common case, all finite, as one vectorisable pass over contiguous memory.
+    if let Some(s) = a.as_slice_memory_order() {
+        if s.iter().fold(true, |ok, v| ok & v.is_finite()) {
+            return Ok(());
+        }
+    }
     if let Some((flat, v)) = a.iter().enumerate().find(|(_, v)| !v.is_finite()) {
         return Err(Error::NonFinite {
             what: what.to_string(),
@@ -50,7 +58,7 @@ where
 }
 
 /// Errs unless every element of `a` lies in `[lo, hi]` (NaN fails too).
-pub(crate) fn check_range<F, S, D>(what: &str, a: &ArrayBase<S, D>, lo: F, hi: F) -> Result<()>
+pub(crate) fn check_range<F, S, D>(what: impl Display, a: &ArrayBase<S, D>, lo: F, hi: F) -> Result<()>
 where
     F: Float,
     S: Data<Elem = F>,
@@ -68,7 +76,7 @@ where
 }
 
 /// Errs unless `shape` has no zero-length axis; `names` labels the axes in the message.
-pub(crate) fn check_nonempty(what: &str, shape: &[usize], names: &[&str]) -> Result<()> {
+pub(crate) fn check_nonempty(what: impl Display, shape: &[usize], names: &[&str]) -> Result<()> {
     for (axis, &d) in shape.iter().enumerate() {
         if d == 0 {
             let name = names.get(axis).copied().unwrap_or("every axis");
@@ -79,9 +87,9 @@ pub(crate) fn check_nonempty(what: &str, shape: &[usize], names: &[&str]) -> Res
 }
 
 /// Errs unless `shape` equals `expected` exactly.
-pub(crate) fn check_same(what: &str, expected: &[usize], shape: &[usize]) -> Result<()> {
+pub(crate) fn check_same(what: impl Display, expected: &[usize], shape: &[usize]) -> Result<()> {
     if expected != shape {
-        return Err(Error::shape(what, fmt_shape(expected), fmt_shape(shape)));
+        return Err(Error::shape(what.to_string(), fmt_shape(expected), fmt_shape(shape)));
     }
     Ok(())
 }

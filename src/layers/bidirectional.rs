@@ -225,7 +225,7 @@ impl<F: Float> Bidirectional<F> {
         let b = self.align(b);
         self.cache = None;
         // The halves were checked to agree, so their outputs have one shape.
-        check_same(&format!("{} backward half output", self.name), f.shape(), b.shape())?;
+        check_same(format_args!("{} backward half output", self.name), f.shape(), b.shape())?;
         let out = match self.merge {
             MergeMode::Concat => {
                 let axis = Axis(f.ndim() - 1);
@@ -309,8 +309,8 @@ impl<F: Float> Layer<F> for Bidirectional<F> {
                 *last *= 2;
             }
         }
-        check_same(&format!("{} grad_output (must match the output)", self.name), &want, grad_output.shape())?;
-        check_finite(&format!("{} grad_output", self.name), &grad_output)?;
+        check_same(format_args!("{} grad_output (must match the output)", self.name), &want, grad_output.shape())?;
+        check_finite(format_args!("{} grad_output", self.name), &grad_output)?;
         let h = self.forward.units();
         let last = grad_output.ndim() - 1;
         let (gf, gb): (ArrayD<F>, ArrayD<F>) = match self.merge {

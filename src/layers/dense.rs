@@ -176,8 +176,8 @@ impl<F: Float> Dense<F> {
                 fmt_shape(x.shape()),
             ));
         }
-        check_nonempty(&format!("{} input", self.name), x.shape(), &["batch size", "time steps"])?;
-        check_finite(&format!("{} input", self.name), x)
+        check_nonempty(format_args!("{} input", self.name), x.shape(), &["batch size", "time steps"])?;
+        check_finite(format_args!("{} input", self.name), x)
     }
 }
 
@@ -269,8 +269,8 @@ impl<F: Float> Layer<F> for Dense<F> {
         let mut out_shape = cache.in_shape.clone();
         let last = out_shape.len() - 1;
         out_shape[last] = units;
-        check_same(&format!("{} grad_output (must match the output)", self.name), &out_shape, grad_output.shape())?;
-        check_finite(&format!("{} grad_output", self.name), &grad_output)?;
+        check_same(format_args!("{} grad_output (must match the output)", self.name), &out_shape, grad_output.shape())?;
+        check_finite(format_args!("{} grad_output", self.name), &grad_output)?;
         // dA = act'(y) ⊙ dy, rows × units.
         let mut da: Vec<F> = grad_output.iter().copied().collect();
         let ys = contiguous("Dense cached output", &cache.y)?;

@@ -29,7 +29,7 @@ use crate::float::Float;
 /// packing would cost more than it saves (the lecture's 1×3 by 3×3 steps). The choice
 /// depends on K and N only, never on the number of rows, so splitting rows across threads
 /// never changes which arithmetic a row gets.
-const SMALL: usize = 1024;
+const SMALL: usize = 256;
 
 /// From this many multiply-adds on, a product is split across threads (when allowed):
 /// about a millisecond of work, against ~20 µs to start a thread.
@@ -134,6 +134,39 @@ fn check<F: Float>(a: &Mat<'_, F>, b_dims: (usize, usize), b_len: (usize, usize)
 /// The plain triple loop on views (used for small products).
 fn naive<F: Float>(a: View<'_, F>, b: View<'_, F>, c: &mut [F], rsc: usize, accumulate: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
+    if a.cs == 1 && b.rs == 1 && b.cs != 1 {
+        // B read transposed: each element is a dot product of two contiguous rows.
+        for i in 0..m {
+            let arow = &a.data[i * a.rs..i * a.rs + k];
+            for j in 0..n {
+                let bcol = &b.data[j * b.cs..j * b.cs + k];
+                let dot = arow.iter().zip(bcol).fold(F::zero(), |acc, (&x, &y)| acc + x * y);
+                let d = &mut c[i * rsc + j];
+                *d = if accumulate { *d + dot } else { dot };
+            }
+        }
+        return;
+    }
+    if n <= 8 && b.cs == 1 {
+        // Narrow results (the lecture's 3 units): keep the row in registers instead of
+        // storing and reloading it for every k.
+        for i in 0..m {
+            let mut acc = [F::zero(); 8];
+            let crow = &mut c[i * rsc..i * rsc + n];
+            if accumulate {
+                acc[..n].copy_from_slice(crow);
+            }
+            for p in 0..k {
+                let aik = a.data[i * a.rs + p * a.cs];
+                let brow = &b.data[p * b.rs..p * b.rs + n];
+                for (v, &bv) in acc.iter_mut().zip(brow) {
+                    *v += aik * bv;
+                }
+            }
+            crow.copy_from_slice(&acc[..n]);
+        }
+        return;
+    }
     for i in 0..m {
         let crow = &mut c[i * rsc..i * rsc + n];
         if !accumulate {
@@ -194,7 +227,11 @@ pub(crate) fn pack<F: Float>(b: Mat<'_, F>, packed: &mut PackedB<F>) -> Result<(
             b.data.len().to_string(),
         ));
     }
-    packed.pack(b.view());
+    // A matrix small enough for the plain loop is never read packed (see `gemm_packed`).
+    let (k, n) = b.dims();
+    if n * k > SMALL {
+        packed.pack(b.view());
+    }
     Ok(())
 }
 

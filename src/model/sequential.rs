@@ -180,7 +180,7 @@ impl<F: Float> Sequential<F> {
                 format!("{} (rank {})", fmt_shape(shape), shape.len()),
             ));
         }
-        check_nonempty(&format!("{} input", self.name), shape, &["batch size", "time steps", "features"])
+        check_nonempty(format_args!("{} input", self.name), shape, &["batch size", "time steps", "features"])
     }
 
     /// Runs every layer in turn.

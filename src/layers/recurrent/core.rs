@@ -257,15 +257,15 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
     /// [`Error::NonFinite`] for NaN or infinities. The layer is unchanged on error.
     pub fn set_weights(&mut self, w: Weights<F>) -> Result<()> {
         let kind = self.cell.kind();
-        check_same(&format!("{kind} kernel"), self.weights.kernel.shape(), w.kernel.shape())?;
+        check_same(format_args!("{kind} kernel"), self.weights.kernel.shape(), w.kernel.shape())?;
         check_same(
-            &format!("{kind} recurrent_kernel"),
+            format!("{kind} recurrent_kernel"),
             self.weights.recurrent_kernel.shape(),
             w.recurrent_kernel.shape(),
         )?;
-        check_same(&format!("{kind} bias"), self.weights.bias.shape(), w.bias.shape())?;
+        check_same(format_args!("{kind} bias"), self.weights.bias.shape(), w.bias.shape())?;
         match (&self.weights.recurrent_bias, &w.recurrent_bias) {
-            (Some(a), Some(b)) => check_same(&format!("{kind} recurrent_bias"), a.shape(), b.shape())?,
+            (Some(a), Some(b)) => check_same(format_args!("{kind} recurrent_bias"), a.shape(), b.shape())?,
             (None, None) => {}
             (Some(a), None) => {
                 return Err(Error::shape(format!("{kind} recurrent_bias"), fmt_shape(a.shape()), "none"));
@@ -274,11 +274,11 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
                 return Err(Error::shape(format!("{kind} recurrent_bias"), "none", fmt_shape(b.shape())));
             }
         }
-        check_finite(&format!("{kind} kernel"), &w.kernel)?;
-        check_finite(&format!("{kind} recurrent_kernel"), &w.recurrent_kernel)?;
-        check_finite(&format!("{kind} bias"), &w.bias)?;
+        check_finite(format_args!("{kind} kernel"), &w.kernel)?;
+        check_finite(format_args!("{kind} recurrent_kernel"), &w.recurrent_kernel)?;
+        check_finite(format_args!("{kind} bias"), &w.bias)?;
         if let Some(b) = &w.recurrent_bias {
-            check_finite(&format!("{kind} recurrent_bias"), b)?;
+            check_finite(format_args!("{kind} recurrent_bias"), b)?;
         }
         // Keep the standard (row-major) layout the kernels read.
         self.weights = standard(w);
@@ -315,12 +315,12 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
     fn check_state(&self, what: &str, s: &State<F>, batch: usize) -> Result<()> {
         let want = [batch, self.units];
         let kind = self.cell.kind();
-        check_same(&format!("{kind} {what} h"), &want, s.h.shape())?;
-        check_finite(&format!("{kind} {what} h"), &s.h)?;
+        check_same(format_args!("{kind} {what} h"), &want, s.h.shape())?;
+        check_finite(format_args!("{kind} {what} h"), &s.h)?;
         match (&s.c, self.cell.has_cell_state()) {
             (Some(c), true) => {
-                check_same(&format!("{kind} {what} c"), &want, c.shape())?;
-                check_finite(&format!("{kind} {what} c"), c)?;
+                check_same(format_args!("{kind} {what} c"), &want, c.shape())?;
+                check_finite(format_args!("{kind} {what} c"), c)?;
             }
             (None, true) => {
                 return Err(Error::shape(format!("{kind} {what} c"), fmt_shape(&want), "none"));
@@ -359,8 +359,8 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
                 fmt_shape(x.shape()),
             ));
         }
-        check_nonempty(&format!("{} input", self.name), x.shape(), &["batch size", "time steps", "features"])?;
-        check_finite(&format!("{} input", self.name), &x)?;
+        check_nonempty(format_args!("{} input", self.name), x.shape(), &["batch size", "time steps", "features"])?;
+        check_finite(format_args!("{} input", self.name), &x)?;
         if let Some(s) = initial {
             self.check_state("initial state", s, b)?;
         }
@@ -374,7 +374,7 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         let ws = &mut self.ws;
         ws.batch = b;
         ws.steps = t;
-        ws.parts = batch_parts(b, t, &d);
+        batch_parts(b, t, &d, &mut ws.parts);
         ws.xs.resize(t * b * i, F::zero());
         ws.gx.resize(t * b * d.gw, F::zero());
         ws.gh.resize(if d.sep { b * d.ew } else { 0 }, F::zero());
@@ -386,7 +386,11 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         // Input rows in processing order, part-major (see `Workspace`).
         let x = x.as_standard_layout();
         let xd = x.as_slice().ok_or_else(|| Error::shape("input copy", "row-major", "strided"))?;
-        for &(b0, bn) in &ws.parts {
+        if b == 1 && !self.go_backwards {
+            // One sequence read forwards: already in processing order.
+            ws.xs.copy_from_slice(&xd[..t * i]);
+        }
+        for &(b0, bn) in ws.parts.iter().filter(|_| b > 1 || self.go_backwards) {
             let base = t * b0;
             for ti in 0..t {
                 let src_t = if self.go_backwards { t - 1 - ti } else { ti };
@@ -419,22 +423,40 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         let c0 = initial.and_then(|s| s.c.as_ref()).map(|c| c.as_standard_layout());
         let shared = Shared { cell: &self.cell, d, wh, wh_packed: &ws.wh_packed, wh_t: &[], wh_t_packed: None, rbias };
         let parts = &ws.parts;
-        let jobs: Vec<_> = parts
-            .iter()
-            .zip(split_chunks(&mut ws.gx, t * d.gw, parts))
-            .zip(split_chunks(&mut ws.gh, d.ew, parts))
-            .zip(split_chunks(&mut ws.late, d.lw, parts))
-            .zip(split_chunks(&mut ws.hs, (t + 1) * h, parts))
-            .zip(split_chunks(&mut ws.cs, (t + 1) * h, parts))
-            .zip(split_chunks(&mut ws.cache, t * d.cw, parts))
-            .map(|((((((&(b0, bn), gx), gh), late), hs), cs), cache)| {
-                let h0 = h0.as_ref().and_then(|a| a.as_slice()).map(|s| &s[b0 * h..(b0 + bn) * h]);
-                let c0 = c0.as_ref().and_then(|a| a.as_slice()).map(|s| &s[b0 * h..(b0 + bn) * h]);
-                let shared = &shared;
-                move || shared.forward_part(bn, ForwardBufs { gx, gh, late, hs, cs, cache }, h0, c0)
-            })
-            .collect();
-        run_all(jobs).into_iter().collect::<Result<Vec<()>>>()?;
+        if parts.len() == 1 {
+            // One part: no threads, and none of the bookkeeping below.
+            let bufs = ForwardBufs {
+                gx: &mut ws.gx,
+                gh: &mut ws.gh,
+                late: &mut ws.late,
+                hs: &mut ws.hs,
+                cs: &mut ws.cs,
+                cache: &mut ws.cache,
+            };
+            shared.forward_part(
+                b,
+                bufs,
+                h0.as_ref().and_then(|a| a.as_slice()),
+                c0.as_ref().and_then(|a| a.as_slice()),
+            )?;
+        } else {
+            let jobs: Vec<_> = parts
+                .iter()
+                .zip(split_chunks(&mut ws.gx, t * d.gw, parts))
+                .zip(split_chunks(&mut ws.gh, d.ew, parts))
+                .zip(split_chunks(&mut ws.late, d.lw, parts))
+                .zip(split_chunks(&mut ws.hs, (t + 1) * h, parts))
+                .zip(split_chunks(&mut ws.cs, (t + 1) * h, parts))
+                .zip(split_chunks(&mut ws.cache, t * d.cw, parts))
+                .map(|((((((&(b0, bn), gx), gh), late), hs), cs), cache)| {
+                    let h0 = h0.as_ref().and_then(|a| a.as_slice()).map(|s| &s[b0 * h..(b0 + bn) * h]);
+                    let c0 = c0.as_ref().and_then(|a| a.as_slice()).map(|s| &s[b0 * h..(b0 + bn) * h]);
+                    let shared = &shared;
+                    move || shared.forward_part(bn, ForwardBufs { gx, gh, late, hs, cs, cache }, h0, c0)
+                })
+                .collect();
+            run_all(jobs).into_iter().collect::<Result<Vec<()>>>()?;
+        }
 
         // Outputs (in processing order) and the final state, gathered from the parts.
         let mut h_last = vec![F::zero(); b * h];
@@ -447,7 +469,10 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
                 let cs = &ws.cs[(t + 1) * b0 * h..(t + 1) * (b0 + bn) * h];
                 c_last[b0 * h..(b0 + bn) * h].copy_from_slice(&cs[t * bn * h..]);
             }
-            if self.return_sequences {
+            if self.return_sequences && bn == 1 {
+                // One sequence: h_1 … h_T are already contiguous.
+                seq[b0 * t * h..(b0 + 1) * t * h].copy_from_slice(&hs[h..]);
+            } else if self.return_sequences {
                 for bl in 0..bn {
                     for ti in 0..t {
                         let src = ((ti + 1) * bn + bl) * h;
@@ -504,8 +529,8 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         }
         let (b, t, i, h) = (self.ws.batch, self.ws.steps, self.input_size, self.units);
         let want: Vec<usize> = if self.return_sequences { vec![b, t, h] } else { vec![b, h] };
-        check_same(&format!("{} grad_output (must match the output)", self.name), &want, grad_output.shape())?;
-        check_finite(&format!("{} grad_output", self.name), &grad_output)?;
+        check_same(format_args!("{} grad_output (must match the output)", self.name), &want, grad_output.shape())?;
+        check_finite(format_args!("{} grad_output", self.name), &grad_output)?;
         if let Some(s) = grad_final {
             self.check_state("final state gradient", s, b)?;
         }
@@ -547,35 +572,53 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         };
         let seq = self.return_sequences;
         let parts = &ws.parts;
-        let jobs: Vec<_> = parts
-            .iter()
-            .zip(split_chunks(&mut ws.dgx, t * d.gw, parts))
-            .zip(split_chunks(&mut ws.dgh, t * d.ew, parts))
-            .zip(split_chunks(&mut ws.dh, h, parts))
-            .zip(split_chunks(&mut ws.dh_prev, h, parts))
-            .zip(split_chunks(&mut ws.dc, h, parts))
-            .zip(split_chunks(&mut ws.dc_prev, h, parts))
-            .zip(split_chunks(&mut ws.du, h, parts))
-            .zip(split_chunks(&mut ws.sq_norms, t, &vec![(0, 1); parts.len()]))
-            .map(|((((((((&(b0, bn), dgx), dgh), dh), dh_prev), dc), dc_prev), du), sq)| {
-                let rows = |unit: usize, v: &'_ [F]| -> std::ops::Range<usize> {
-                    let _ = v;
-                    unit * b0..unit * (b0 + bn)
-                };
-                let fwd = PartView {
-                    gx: &ws.gx[rows(t * d.gw, &ws.gx)],
-                    hs: &ws.hs[rows((t + 1) * h, &ws.hs)],
-                    cs: if d.has_c { &ws.cs[rows((t + 1) * h, &ws.cs)] } else { &[] },
-                    cache: &ws.cache[rows(t * d.cw, &ws.cache)],
-                };
-                let gf_h = gf_h.as_ref().and_then(|a| a.as_slice()).map(|s| &s[b0 * h..(b0 + bn) * h]);
-                let gf_c = gf_c.as_ref().and_then(|a| a.as_slice()).map(|s| &s[b0 * h..(b0 + bn) * h]);
-                let shared = &shared;
-                let bufs = BackwardBufs { dgx, dgh, dh, dh_prev, dc, dc_prev, du, sq_norms: sq };
-                move || shared.backward_part(b0, bn, g, seq, fwd, bufs, gf_h, gf_c)
-            })
-            .collect();
-        run_all(jobs).into_iter().collect::<Result<Vec<()>>>()?;
+        if parts.len() == 1 {
+            // One part: no threads, and none of the bookkeeping below.
+            let fwd = PartView { gx: &ws.gx, hs: &ws.hs, cs: &ws.cs, cache: &ws.cache };
+            let bufs = BackwardBufs {
+                dgx: &mut ws.dgx,
+                dgh: &mut ws.dgh,
+                dh: &mut ws.dh,
+                dh_prev: &mut ws.dh_prev,
+                dc: &mut ws.dc,
+                dc_prev: &mut ws.dc_prev,
+                du: &mut ws.du,
+                sq_norms: &mut ws.sq_norms,
+            };
+            let gf_h = gf_h.as_ref().and_then(|a| a.as_slice());
+            let gf_c = gf_c.as_ref().and_then(|a| a.as_slice());
+            shared.backward_part(0, b, g, seq, fwd, bufs, gf_h, gf_c)?;
+        } else {
+            let jobs: Vec<_> = parts
+                .iter()
+                .zip(split_chunks(&mut ws.dgx, t * d.gw, parts))
+                .zip(split_chunks(&mut ws.dgh, t * d.ew, parts))
+                .zip(split_chunks(&mut ws.dh, h, parts))
+                .zip(split_chunks(&mut ws.dh_prev, h, parts))
+                .zip(split_chunks(&mut ws.dc, h, parts))
+                .zip(split_chunks(&mut ws.dc_prev, h, parts))
+                .zip(split_chunks(&mut ws.du, h, parts))
+                .zip(split_chunks(&mut ws.sq_norms, t, &vec![(0, 1); parts.len()]))
+                .map(|((((((((&(b0, bn), dgx), dgh), dh), dh_prev), dc), dc_prev), du), sq)| {
+                    let rows = |unit: usize, v: &'_ [F]| -> std::ops::Range<usize> {
+                        let _ = v;
+                        unit * b0..unit * (b0 + bn)
+                    };
+                    let fwd = PartView {
+                        gx: &ws.gx[rows(t * d.gw, &ws.gx)],
+                        hs: &ws.hs[rows((t + 1) * h, &ws.hs)],
+                        cs: if d.has_c { &ws.cs[rows((t + 1) * h, &ws.cs)] } else { &[] },
+                        cache: &ws.cache[rows(t * d.cw, &ws.cache)],
+                    };
+                    let gf_h = gf_h.as_ref().and_then(|a| a.as_slice()).map(|s| &s[b0 * h..(b0 + bn) * h]);
+                    let gf_c = gf_c.as_ref().and_then(|a| a.as_slice()).map(|s| &s[b0 * h..(b0 + bn) * h]);
+                    let shared = &shared;
+                    let bufs = BackwardBufs { dgx, dgh, dh, dh_prev, dc, dc_prev, du, sq_norms: sq };
+                    move || shared.backward_part(b0, bn, g, seq, fwd, bufs, gf_h, gf_c)
+                })
+                .collect();
+            run_all(jobs).into_iter().collect::<Result<Vec<()>>>()?;
+        }
 
         // Weight gradients: one product each over all T·B rows (per part where the rows of
         // one operand are laid out per part).
@@ -684,14 +727,15 @@ impl Dims {
 
 /// How the batch is split across threads: one part unless several threads are allowed and
 /// the time loop is worth splitting.
-fn batch_parts(b: usize, t: usize, d: &Dims) -> Vec<(usize, usize)> {
+fn batch_parts(b: usize, t: usize, d: &Dims, parts: &mut Vec<(usize, usize)>) {
     let threads = num_threads();
     // Multiply-adds of the recurrent products of the whole loop.
     let work = b * t * d.h * d.gw;
+    parts.clear();
     if threads > 1 && b >= 2 && work >= PARALLEL_LOOP_MIN {
-        ranges(b, threads, 1)
+        parts.extend(ranges(b, threads, 1));
     } else {
-        vec![(0, b)]
+        parts.push((0, b));
     }
 }
 
