@@ -130,6 +130,19 @@ impl Activation {
         }
     }
 
+    /// Writes the activation of `src` into `dst` (rows `width` wide), `dst.len()` elements.
+    #[inline]
+    pub(crate) fn apply_rows_into<F: Float>(self, src: &[F], dst: &mut [F], width: usize) {
+        match self {
+            Activation::Tanh => F::tanh_into(src, dst),
+            Activation::Sigmoid => F::sigmoid_into(src, dst),
+            _ => {
+                dst.copy_from_slice(&src[..dst.len()]);
+                self.apply_rows(dst, width);
+            }
+        }
+    }
+
     /// Multiplies `d` (holding dL/dy on entry) in place by the activation's Jacobian at
     /// output `y`, leaving dL/dx. Both buffers are row-major with rows `width` wide.
     #[inline]

@@ -106,6 +106,20 @@ pub(crate) mod sealed {
         /// `rsc` apart.
         unsafe fn microkernel(k: usize, a: *const Self, b: *const Self, c: *mut Self, rsc: usize, accumulate: bool);
 
+        /// As [`Kernel::microkernel`], reading A unpacked: row `i` at `a + i·lda`.
+        ///
+        /// # Safety
+        /// `a` addresses `MR` rows of `k` values `lda` apart; `b`, `c` as above.
+        unsafe fn microkernel_rowa(
+            k: usize,
+            a: *const Self,
+            lda: usize,
+            b: *const Self,
+            c: *mut Self,
+            rsc: usize,
+            accumulate: bool,
+        );
+
         /// Runs `f` with this thread's two packing buffers (fresh ones if already in use).
         fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>, &mut Vec<Self>) -> R) -> R;
 
@@ -115,6 +129,10 @@ pub(crate) mod sealed {
         fn sigmoid_slice(x: &mut [Self]);
         /// `x ← eˣ` element-wise.
         fn exp_slice(x: &mut [Self]);
+        /// `dst ← tanh(src)` element-wise.
+        fn tanh_into(src: &[Self], dst: &mut [Self]);
+        /// `dst ← σ(src)` element-wise.
+        fn sigmoid_into(src: &[Self], dst: &mut [Self]);
     }
 
     type Scratch<T> = RefCell<(Vec<T>, Vec<T>)>;
@@ -145,6 +163,19 @@ pub(crate) mod sealed {
             kernel_for::f32(k, a, b, c, rsc, accumulate)
         }
 
+        #[inline(always)]
+        unsafe fn microkernel_rowa(
+            k: usize,
+            a: *const f32,
+            lda: usize,
+            b: *const f32,
+            c: *mut f32,
+            rsc: usize,
+            accumulate: bool,
+        ) {
+            kernel_for::f32_rowa(k, a, lda, b, c, rsc, accumulate)
+        }
+
         fn with_scratch<R>(f: impl FnOnce(&mut Vec<f32>, &mut Vec<f32>) -> R) -> R {
             SCRATCH_F32.with(|cell| with(cell, f))
         }
@@ -160,6 +191,14 @@ pub(crate) mod sealed {
         fn exp_slice(x: &mut [f32]) {
             math::exp_slice_f32(x)
         }
+
+        fn tanh_into(src: &[f32], dst: &mut [f32]) {
+            math::tanh_into_f32(src, dst)
+        }
+
+        fn sigmoid_into(src: &[f32], dst: &mut [f32]) {
+            math::sigmoid_into_f32(src, dst)
+        }
     }
 
     impl Kernel for f64 {
@@ -171,6 +210,19 @@ pub(crate) mod sealed {
         #[inline(always)]
         unsafe fn microkernel(k: usize, a: *const f64, b: *const f64, c: *mut f64, rsc: usize, accumulate: bool) {
             kernel_for::f64(k, a, b, c, rsc, accumulate)
+        }
+
+        #[inline(always)]
+        unsafe fn microkernel_rowa(
+            k: usize,
+            a: *const f64,
+            lda: usize,
+            b: *const f64,
+            c: *mut f64,
+            rsc: usize,
+            accumulate: bool,
+        ) {
+            kernel_for::f64_rowa(k, a, lda, b, c, rsc, accumulate)
         }
 
         fn with_scratch<R>(f: impl FnOnce(&mut Vec<f64>, &mut Vec<f64>) -> R) -> R {
@@ -187,6 +239,14 @@ pub(crate) mod sealed {
 
         fn exp_slice(x: &mut [f64]) {
             math::exp_slice_f64(x)
+        }
+
+        fn tanh_into(src: &[f64], dst: &mut [f64]) {
+            math::tanh_into_f64(src, dst)
+        }
+
+        fn sigmoid_into(src: &[f64], dst: &mut [f64]) {
+            math::sigmoid_into_f64(src, dst)
         }
     }
 }

@@ -147,32 +147,41 @@ pub(crate) fn sigmoid_f64(x: f64) -> f64 {
 // ---------------------------------------------------------------- slices
 
 macro_rules! slice_fn {
-    ($name:ident, $avx:ident, $scalar:ident, $t:ty, $lanes:expr) => {
-        /// One vector's worth of lanes at a time (a fixed-size array the compiler turns into
-        /// straight-line vector code), then the tail through a padded array.
+    ($name:ident, $into:ident, $avx:ident, $avx_into:ident, $scalar:ident, $t:ty, $lanes:expr) => {
+        /// `dst[k] = f(src[k])`, one vector's worth of lanes at a time (a fixed-size array the
+        /// compiler turns into straight-line vector code), then the tail through a padded
+        /// array. `src = None` works in place on `dst`.
         #[inline(always)]
-        fn apply_lanes(x: &mut [$t]) {
+        fn apply_lanes(src: Option<&[$t]>, dst: &mut [$t]) {
             const L: usize = $lanes;
-            let mut chunks = x.chunks_exact_mut(L);
-            for chunk in &mut chunks {
+            let n = dst.len();
+            let full = n / L * L;
+            let mut k = 0;
+            while k < full {
                 let mut v = [<$t>::default(); L];
-                v.copy_from_slice(chunk);
+                match src {
+                    Some(s) => v.copy_from_slice(&s[k..k + L]),
+                    None => v.copy_from_slice(&dst[k..k + L]),
+                }
                 for e in v.iter_mut() {
                     *e = $scalar(*e);
                 }
-                chunk.copy_from_slice(&v);
+                dst[k..k + L].copy_from_slice(&v);
+                k += L;
             }
-            let tail = chunks.into_remainder();
-            if !tail.is_empty() {
+            if full < n {
                 let mut v = [<$t>::default(); L];
-                for (d, s) in v.iter_mut().zip(tail.iter()) {
-                    *d = *s;
+                for (j, e) in v.iter_mut().enumerate().take(n - full) {
+                    *e = match src {
+                        Some(s) => s[full + j],
+                        None => dst[full + j],
+                    };
                 }
                 for e in v.iter_mut() {
                     *e = $scalar(*e);
                 }
-                for (d, s) in tail.iter_mut().zip(v.iter()) {
-                    *d = *s;
+                for (j, d) in dst[full..].iter_mut().enumerate() {
+                    *d = v[j];
                 }
             }
         }
@@ -180,11 +189,17 @@ macro_rules! slice_fn {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2,fma")]
         unsafe fn $avx(x: &mut [$t]) {
-            apply_lanes(x)
+            apply_lanes(None, x)
         }
 
-        /// Applies the function to every element (AVX2 + FMA code when the CPU has it; the
-        /// arithmetic is the same either way).
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn $avx_into(src: &[$t], dst: &mut [$t]) {
+            apply_lanes(Some(src), dst)
+        }
+
+        /// Applies the function to every element in place (AVX2 + FMA code when the CPU has
+        /// it; the arithmetic is the same either way).
         #[inline]
         pub(crate) fn $name(x: &mut [$t]) {
             #[cfg(target_arch = "x86_64")]
@@ -192,41 +207,55 @@ macro_rules! slice_fn {
                 // SAFETY: the CPU supports the features the function was compiled for.
                 return unsafe { $avx(x) };
             }
-            apply_lanes(x)
+            apply_lanes(None, x)
+        }
+
+        /// `dst[k] = f(src[k])` for `k < dst.len()` (`src` at least as long).
+        #[inline]
+        pub(crate) fn $into(src: &[$t], dst: &mut [$t]) {
+            let src = &src[..dst.len()];
+            #[cfg(target_arch = "x86_64")]
+            if crate::linalg::has_avx2_fma() {
+                // SAFETY: as above.
+                return unsafe { $avx_into(src, dst) };
+            }
+            apply_lanes(Some(src), dst)
         }
     };
 }
 
 mod tanh32 {
     use super::*;
-    slice_fn!(tanh_slice_f32, tanh_avx2_f32, tanh_f32, f32, 8);
+    slice_fn!(tanh_slice_f32, tanh_into_f32, tanh_avx2_f32, tanh_into_avx2_f32, tanh_f32, f32, 8);
 }
 mod sigmoid32 {
     use super::*;
-    slice_fn!(sigmoid_slice_f32, sigmoid_avx2_f32, sigmoid_f32, f32, 8);
+    slice_fn!(sigmoid_slice_f32, sigmoid_into_f32, sigmoid_avx2_f32, sigmoid_into_avx2_f32, sigmoid_f32, f32, 8);
 }
+#[allow(dead_code)] // the in-place form is the one softmax uses
 mod exp32 {
     use super::*;
-    slice_fn!(exp_slice_f32, exp_avx2_f32, exp_f32, f32, 8);
+    slice_fn!(exp_slice_f32, exp_into_f32, exp_avx2_f32, exp_into_avx2_f32, exp_f32, f32, 8);
 }
 mod tanh64 {
     use super::*;
-    slice_fn!(tanh_slice_f64, tanh_avx2_f64, tanh_f64, f64, 4);
+    slice_fn!(tanh_slice_f64, tanh_into_f64, tanh_avx2_f64, tanh_into_avx2_f64, tanh_f64, f64, 4);
 }
 mod sigmoid64 {
     use super::*;
-    slice_fn!(sigmoid_slice_f64, sigmoid_avx2_f64, sigmoid_f64, f64, 4);
+    slice_fn!(sigmoid_slice_f64, sigmoid_into_f64, sigmoid_avx2_f64, sigmoid_into_avx2_f64, sigmoid_f64, f64, 4);
 }
+#[allow(dead_code)] // the in-place form is the one softmax uses
 mod exp64 {
     use super::*;
-    slice_fn!(exp_slice_f64, exp_avx2_f64, exp_f64, f64, 4);
+    slice_fn!(exp_slice_f64, exp_into_f64, exp_avx2_f64, exp_into_avx2_f64, exp_f64, f64, 4);
 }
 pub(crate) use exp32::exp_slice_f32;
 pub(crate) use exp64::exp_slice_f64;
-pub(crate) use sigmoid32::sigmoid_slice_f32;
-pub(crate) use sigmoid64::sigmoid_slice_f64;
-pub(crate) use tanh32::tanh_slice_f32;
-pub(crate) use tanh64::tanh_slice_f64;
+pub(crate) use sigmoid32::{sigmoid_into_f32, sigmoid_slice_f32};
+pub(crate) use sigmoid64::{sigmoid_into_f64, sigmoid_slice_f64};
+pub(crate) use tanh32::{tanh_into_f32, tanh_slice_f32};
+pub(crate) use tanh64::{tanh_into_f64, tanh_slice_f64};
 
 #[cfg(test)]
 mod tests {

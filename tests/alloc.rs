@@ -56,7 +56,7 @@ fn count(build: Build, t: usize) -> (usize, usize) {
     let x = Array3::<f32>::from_shape_fn((b, t, i), |(p, q, r)| ((p + 2 * q + 3 * r) % 7) as f32 * 0.1 - 0.3);
     let shape = if layer.return_sequences() { vec![b, t, h] } else { vec![b, h] };
     let g = ArrayD::<f32>::from_elem(shape, 0.5);
-    let mut pass = |layer: &mut Box<dyn RecurrentLayer<f32>>| {
+    let pass = |layer: &mut Box<dyn RecurrentLayer<f32>>| {
         let before = allocations();
         layer.forward(x.view().into_dyn(), Mode::Train).unwrap();
         layer.backward(g.view()).unwrap();

@@ -183,10 +183,97 @@ fn zero_or_keep<F: Float>(m: usize, n: usize, c: &mut [F], rsc: usize, accumulat
     }
 }
 
+/// The inner loops for one KC slice when A is row-major: full MR-row panels are read in
+/// place (no packing); only a last, partial panel is packed (zero-padded).
+#[allow(clippy::too_many_arguments)]
+fn slice_product_rowa<F: Float>(
+    a: &View<'_, F>,
+    p0: usize,
+    kc: usize,
+    bblock: &[F],
+    n: usize,
+    c: &mut [F],
+    rsc: usize,
+    accumulate: bool,
+    apack: &mut Vec<F>,
+) {
+    let (mr, nr) = (F::MR, F::NR);
+    let m = a.rows;
+    let full = m / mr;
+    let (edge, _) = aligned(apack, mr * kc);
+    if full * mr < m {
+        pack_a(a, full * mr, m - full * mr, p0, kc, edge);
+    }
+    let mut tile = [F::zero(); 128];
+    for jp in 0..panels::<F>(n) {
+        let bp = &bblock[jp * kc * nr..(jp + 1) * kc * nr];
+        let j0 = jp * nr;
+        let w = nr.min(n - j0);
+        for ip in 0..m.div_ceil(mr) {
+            let r0 = ip * mr;
+            let h = mr.min(m - r0);
+            if h == mr {
+                // The panel's rows, read in place: row i starts at (r0 + i)·rs + p0.
+                let arows = &a.data[r0 * a.rs + p0..(r0 + mr - 1) * a.rs + p0 + kc];
+                if w == nr {
+                    let start = r0 * rsc + j0;
+                    let cs = &mut c[start..start + (mr - 1) * rsc + nr];
+                    // SAFETY: arows covers MR rows of kc values rs apart, bp holds kc·NR
+                    // packed values, cs addresses MR rows of NR values rsc apart.
+                    unsafe {
+                        F::microkernel_rowa(kc, arows.as_ptr(), a.rs, bp.as_ptr(), cs.as_mut_ptr(), rsc, accumulate)
+                    };
+                } else {
+                    // SAFETY: as above, into the MR×NR (≤ 128) scratch tile.
+                    unsafe { F::microkernel_rowa(kc, arows.as_ptr(), a.rs, bp.as_ptr(), tile.as_mut_ptr(), nr, false) };
+                    add_tile(&tile, c, r0, j0, h, w, nr, rsc, accumulate);
+                }
+            } else {
+                // SAFETY: edge holds MR·kc packed values; the tile as above.
+                unsafe { F::microkernel(kc, edge.as_ptr(), bp.as_ptr(), tile.as_mut_ptr(), nr, false) };
+                add_tile(&tile, c, r0, j0, h, w, nr, rsc, accumulate);
+            }
+        }
+    }
+}
+
+/// Adds (or writes) the top-left `h × w` of a tile with row stride `nr` into C at (r0, j0).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn add_tile<F: Float>(
+    tile: &[F],
+    c: &mut [F],
+    r0: usize,
+    j0: usize,
+    h: usize,
+    w: usize,
+    nr: usize,
+    rsc: usize,
+    accumulate: bool,
+) {
+    for i in 0..h {
+        let row = &mut c[(r0 + i) * rsc + j0..(r0 + i) * rsc + j0 + w];
+        for (d, &v) in row.iter_mut().zip(&tile[i * nr..i * nr + w]) {
+            *d = if accumulate { *d + v } else { v };
+        }
+    }
+}
+
 /// `C (M×N, row stride rsc) (+)= A · B` with B packed beforehand.
 pub(crate) fn product_packed<F: Float>(a: View<'_, F>, b: &PackedB<F>, c: &mut [F], rsc: usize, accumulate: bool) {
     if b.k == 0 {
         return zero_or_keep(a.rows, b.n, c, rsc, accumulate);
+    }
+    if a.cs == 1 && a.rows <= F::MC {
+        // The per-step shape: few rows, row-major. Read A in place.
+        return F::with_scratch(|apack, _| {
+            let mut p0 = 0;
+            while p0 < b.k {
+                let kc = F::KC.min(b.k - p0);
+                slice_product_rowa(&a, p0, kc, b.block(p0, kc), b.n, c, rsc, accumulate || p0 > 0, apack);
+                p0 += kc;
+            }
+        });
     }
     F::with_scratch(|apack, _| {
         let mut p0 = 0;

@@ -459,25 +459,24 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         }
 
         // Outputs (in processing order) and the final state, gathered from the parts.
-        let mut h_last = vec![F::zero(); b * h];
-        let mut c_last = vec![F::zero(); if d.has_c { b * h } else { 0 }];
-        let mut seq = vec![F::zero(); if self.return_sequences { b * t * h } else { 0 }];
+        // Built by appending in (sample, step) order: no zero-fill before the copy.
+        let mut h_last = Vec::with_capacity(b * h);
+        let mut c_last = Vec::with_capacity(if d.has_c { b * h } else { 0 });
+        let mut seq = Vec::with_capacity(if self.return_sequences { b * t * h } else { 0 });
         for &(b0, bn) in parts {
             let hs = &ws.hs[(t + 1) * b0 * h..(t + 1) * (b0 + bn) * h];
-            h_last[b0 * h..(b0 + bn) * h].copy_from_slice(&hs[t * bn * h..]);
+            h_last.extend_from_slice(&hs[t * bn * h..]);
             if d.has_c {
-                let cs = &ws.cs[(t + 1) * b0 * h..(t + 1) * (b0 + bn) * h];
-                c_last[b0 * h..(b0 + bn) * h].copy_from_slice(&cs[t * bn * h..]);
+                c_last.extend_from_slice(&ws.cs[(t + 1) * b0 * h..(t + 1) * (b0 + bn) * h][t * bn * h..]);
             }
             if self.return_sequences && bn == 1 {
                 // One sequence: h_1 … h_T are already contiguous.
-                seq[b0 * t * h..(b0 + 1) * t * h].copy_from_slice(&hs[h..]);
+                seq.extend_from_slice(&hs[h..]);
             } else if self.return_sequences {
                 for bl in 0..bn {
                     for ti in 0..t {
                         let src = ((ti + 1) * bn + bl) * h;
-                        let dst = ((b0 + bl) * t + ti) * h;
-                        seq[dst..dst + h].copy_from_slice(&hs[src..src + h]);
+                        seq.extend_from_slice(&hs[src..src + h]);
                     }
                 }
             }
@@ -659,27 +658,24 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
             MatMut::new(&mut ws.dxs, tb, i),
             false,
         )?;
-        let mut dx = vec![F::zero(); b * t * i];
-        let mut dh0 = vec![F::zero(); b * h];
-        let mut dc0 = vec![F::zero(); if d.has_c { b * h } else { 0 }];
+        // Built by appending in (sample, position) order: no zero-fill before the copy.
+        let mut dx = Vec::with_capacity(b * t * i);
         let mut sq = vec![F::zero(); t];
         for (p, &(b0, bn)) in parts.iter().enumerate() {
-            for ti in 0..t {
-                let pos = if self.go_backwards { t - 1 - ti } else { ti };
-                for bl in 0..bn {
+            for bl in 0..bn {
+                for pos in 0..t {
+                    let ti = if self.go_backwards { t - 1 - pos } else { pos };
                     let src = (t * b0 + ti * bn + bl) * i;
-                    let dst = ((b0 + bl) * t + pos) * i;
-                    dx[dst..dst + i].copy_from_slice(&ws.dxs[src..src + i]);
+                    dx.extend_from_slice(&ws.dxs[src..src + i]);
                 }
-            }
-            dh0[b0 * h..(b0 + bn) * h].copy_from_slice(&ws.dh[b0 * h..(b0 + bn) * h]);
-            if d.has_c {
-                dc0[b0 * h..(b0 + bn) * h].copy_from_slice(&ws.dc[b0 * h..(b0 + bn) * h]);
             }
             for (s, &v) in sq.iter_mut().zip(&ws.sq_norms[p * t..(p + 1) * t]) {
                 *s += v;
             }
         }
+        // The parts left dL/dh_0 (dL/dc_0) of their rows in order in dh (dc).
+        let dh0 = ws.dh[..b * h].to_vec();
+        let dc0 = if d.has_c { ws.dc[..b * h].to_vec() } else { Vec::new() };
         let dx = Array3::from_shape_vec((b, t, i), dx)
             .map_err(|e| Error::shape("input gradient", format!("({b}, {t}, {i})"), e.to_string()))?;
         let dh0 = to_array2("initial state gradient", dh0, b, h)?;

@@ -62,9 +62,9 @@ impl<F: Float> Cell<F> for SimpleRnnCell {
 
     #[inline]
     fn forward_step(&self, s: ForwardStep<'_, F>) {
-        // gx already holds x_t W_x + b + h_{t−1} W_h.
-        self.activation.apply_rows(s.gx, s.units);
-        s.h.copy_from_slice(s.gx);
+        // gx already holds x_t W_x + b + h_{t−1} W_h; the activation writes h_t directly
+        // (backward needs only h_t).
+        self.activation.apply_rows_into(s.gx, s.h, s.units);
     }
 
     #[inline]
