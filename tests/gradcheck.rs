@@ -617,3 +617,40 @@ fn gradients_accumulate_until_zero_grad() {
     model.zero_grad();
     assert!(param_snapshot(&model).iter().all(|(_, _, g)| g.iter().all(|v| *v == 0.0)));
 }
+
+mod softmax_properties {
+    use approx::assert_abs_diff_eq;
+    use ndarray::{Array2, Axis};
+    use proptest::prelude::*;
+    use recurrent::Activation;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Softmax rows are probability distributions for any finite logits, extreme ones
+        /// included: non-negative, summing to 1, and unchanged by adding a constant to a row.
+        #[test]
+        fn softmax_rows_are_distributions(
+            rows in 1usize..5,
+            cols in 1usize..7,
+            seed in any::<u64>(),
+            scale in prop_oneof![Just(1.0f64), Just(30.0), Just(300.0)],
+            shift in -50.0f64..50.0,
+        ) {
+            let mut s = seed;
+            let x = Array2::from_shape_fn((rows, cols), |_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * scale
+            });
+            let y = Activation::Softmax.forward(&x.view()).unwrap();
+            prop_assert!(y.iter().all(|&p| (0.0..=1.0).contains(&p)));
+            for row in y.axis_iter(Axis(0)) {
+                assert_abs_diff_eq!(row.sum(), 1.0, epsilon = 1e-12);
+            }
+            let shifted = Activation::Softmax.forward(&(&x + shift).view()).unwrap();
+            for (a, b) in y.iter().zip(shifted.iter()) {
+                assert_abs_diff_eq!(*a, *b, epsilon = 1e-12);
+            }
+        }
+    }
+}
