@@ -71,6 +71,20 @@ pub enum Error {
         index: String,
     },
 
+    /// Training produced a non-finite loss or weight. The model keeps the weights it had
+    /// before the batch named here.
+    #[error(
+        "training diverged at epoch {epoch}, batch {batch}: {what}; the model keeps its weights from before that batch"
+    )]
+    Diverged {
+        /// The epoch, counted from 1.
+        epoch: usize,
+        /// The batch within the epoch, counted from 1.
+        batch: usize,
+        /// What went non-finite.
+        what: String,
+    },
+
     /// `backward` was called on a layer whose last `forward` was not in training mode.
     #[error("{layer}: backward called without a training-mode forward pass before it")]
     NoForwardCache {

@@ -81,8 +81,8 @@ pub use error::{Error, Result};
 pub use float::Float;
 pub use layers::{
     Bidirectional, Cell, Dense, DenseConfig, GradientTrace, Gru, GruCell, GruConfig, Layer, Lstm, LstmCell, LstmConfig,
-    MergeMode, Mode, ParamMut, ParamRef, Params, Recurrent, RecurrentLayer, SimpleRnn, SimpleRnnCell, SimpleRnnConfig,
-    State, Weights,
+    Masking, MergeMode, Mode, ParamMut, ParamRef, Params, Recurrent, RecurrentLayer, SimpleRnn, SimpleRnnCell,
+    SimpleRnnConfig, State, Weights,
 };
 pub use loss::{
     BinaryCrossEntropy, CategoricalCrossEntropy, Loss, LossOutput, Mae, Mse, SparseCategoricalCrossEntropy,
@@ -100,8 +100,8 @@ pub mod prelude {
     pub use crate::error::{Error, Result};
     pub use crate::float::Float;
     pub use crate::layers::{
-        Bidirectional, Dense, DenseConfig, GradientTrace, Gru, GruConfig, Layer, Lstm, LstmConfig, MergeMode, Mode,
-        Params, RecurrentLayer, SimpleRnn, SimpleRnnConfig, State, Weights,
+        Bidirectional, Dense, DenseConfig, GradientTrace, Gru, GruConfig, Layer, Lstm, LstmConfig, Masking, MergeMode,
+        Mode, Params, RecurrentLayer, SimpleRnn, SimpleRnnConfig, State, Weights,
     };
     pub use crate::loss::{BinaryCrossEntropy, CategoricalCrossEntropy, Loss, Mae, Mse, SparseCategoricalCrossEntropy};
     pub use crate::model::Sequential;

@@ -12,7 +12,7 @@
 //! the merge of the forward half's last state and the backward half's last state (the one
 //! after reading x_1).
 
-use ndarray::{concatenate, ArrayD, ArrayView3, ArrayViewD, Axis, Ix3};
+use ndarray::{concatenate, Array2, ArrayD, ArrayView2, ArrayView3, ArrayViewD, Axis, Ix3};
 use ndarray_rand::rand::RngCore;
 use serde::{Deserialize, Serialize};
 
@@ -202,6 +202,25 @@ impl<F: Float> Bidirectional<F> {
         backward_state: Option<&State<F>>,
         mode: Mode,
     ) -> Result<ArrayD<F>> {
+        self.forward_masked_with_states(x, None, forward_state, backward_state, mode)
+    }
+
+    /// Runs both halves on padded sequences with a mask `(B, T)` (`true`: a real step). Each
+    /// half skips the masked steps; the backward half reads the input and the mask from the
+    /// end, so it runs over each sample's real steps in reverse, whatever the padding, and its
+    /// output is put back in input order before merging. Masked positions give zero rows.
+    ///
+    /// # Errors
+    /// As [`Bidirectional::forward_with_states`]; [`Error::ShapeMismatch`] if the mask is not
+    /// `(B, T)`. Both halves are unchanged on error.
+    pub fn forward_masked_with_states(
+        &mut self,
+        x: ArrayView3<'_, F>,
+        mask: Option<ArrayView2<'_, bool>>,
+        forward_state: Option<&State<F>>,
+        backward_state: Option<&State<F>>,
+        mode: Mode,
+    ) -> Result<ArrayD<F>> {
         // Check everything first, so an error leaves both halves as they were: the halves
         // still agree (their setters are reachable through `*_layer_mut`), the input fits, and
         // the states fit.
@@ -220,8 +239,11 @@ impl<F: Float> Bidirectional<F> {
         if let Some(s) = backward_state {
             self.backward.validate_state(s, batch)?;
         }
-        let f = self.forward.forward_with_state(x.view(), forward_state, mode)?;
-        let b = self.backward.forward_with_state(x, backward_state, mode)?;
+        if let Some(m) = &mask {
+            check_same(format_args!("{} mask (B, T)", self.name), &[batch, x.dim().1], m.shape())?;
+        }
+        let f = self.forward.forward_masked_with_state(x.view(), mask, forward_state, mode)?;
+        let b = self.backward.forward_masked_with_state(x, mask, backward_state, mode)?;
         let b = self.align(b);
         self.cache = None;
         // The halves were checked to agree, so their outputs have one shape.
@@ -293,6 +315,32 @@ impl<F: Float> Layer<F> for Bidirectional<F> {
         })?;
         let (fs, bs) = (self.forward.initial_state().cloned(), self.backward.initial_state().cloned());
         self.forward_with_states(x, fs.as_ref(), bs.as_ref(), mode)
+    }
+
+    fn forward_masked(
+        &mut self,
+        input: ArrayViewD<'_, F>,
+        mask: Option<ArrayView2<'_, bool>>,
+        mode: Mode,
+    ) -> Result<ArrayD<F>> {
+        let shape = input.shape().to_vec();
+        let x = input.into_dimensionality::<Ix3>().map_err(|_| {
+            Error::shape(
+                format!("{} input", self.name),
+                format!("(B, T, {}): rank 3", self.forward.input_size()),
+                format!("{} (rank {})", fmt_shape(&shape), shape.len()),
+            )
+        })?;
+        let (fs, bs) = (self.forward.initial_state().cloned(), self.backward.initial_state().cloned());
+        self.forward_masked_with_states(x, mask, fs.as_ref(), bs.as_ref(), mode)
+    }
+
+    fn output_mask(
+        &self,
+        _input: ArrayViewD<'_, F>,
+        mask: Option<ArrayView2<'_, bool>>,
+    ) -> Result<Option<Array2<bool>>> {
+        Ok(if self.seq() { mask.map(|m| m.to_owned()) } else { None })
     }
 
     fn backward(&mut self, grad_output: ArrayViewD<'_, F>) -> Result<ArrayD<F>> {

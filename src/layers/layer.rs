@@ -4,7 +4,7 @@
 use std::any::Any;
 use std::fmt::Debug;
 
-use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
+use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD, ArrayViewMutD};
 
 use crate::error::Result;
 use crate::float::Float;
@@ -108,6 +108,44 @@ pub trait Layer<F: Float>: Params<F> + Debug + Send {
     /// [`crate::Error::ShapeMismatch`], [`crate::Error::Empty`] or
     /// [`crate::Error::NonFinite`] for an input the layer cannot take.
     fn forward(&mut self, input: ArrayViewD<'_, F>, mode: Mode) -> Result<ArrayD<F>>;
+
+    /// Runs the layer on a batch of padded sequences with a mask `(B, T)` (`true`: a real
+    /// step, `false`: padding). `None` is the same as [`Layer::forward`].
+    ///
+    /// Recurrent layers (and [`crate::Bidirectional`]) skip masked steps: the state is carried
+    /// over unchanged and the output row is zero (see
+    /// [`crate::Recurrent::forward_masked_with_state`]). The default, for layers that act on
+    /// each position on its own (such as [`crate::Dense`]), ignores the mask: a padded
+    /// position's output is simply not used downstream.
+    ///
+    /// # Errors
+    /// As [`Layer::forward`]; [`crate::Error::ShapeMismatch`] if the mask is not `(B, T)`
+    /// for a layer that uses it.
+    fn forward_masked(
+        &mut self,
+        input: ArrayViewD<'_, F>,
+        mask: Option<ArrayView2<'_, bool>>,
+        mode: Mode,
+    ) -> Result<ArrayD<F>> {
+        let _ = mask;
+        self.forward(input, mode)
+    }
+
+    /// The mask of this layer's output, given its input and the mask that came with it (as
+    /// Keras's `compute_mask`). The default passes the incoming mask on, which is right for
+    /// layers that keep the time axis; a recurrent layer without `return_sequences` ends
+    /// it (`None`), and a layer that makes masks (such as [`crate::Masking`]) makes one.
+    ///
+    /// # Errors
+    /// As [`Layer::forward`], for an input the layer cannot take.
+    fn output_mask(
+        &self,
+        input: ArrayViewD<'_, F>,
+        mask: Option<ArrayView2<'_, bool>>,
+    ) -> Result<Option<Array2<bool>>> {
+        let _ = input;
+        Ok(mask.map(|m| m.to_owned()))
+    }
 
     /// Backpropagates dL/doutput of the last training forward pass; returns dL/dinput.
     ///

@@ -4,11 +4,13 @@
 mod bidirectional;
 mod dense;
 mod layer;
+mod masking;
 pub mod recurrent;
 
 pub use bidirectional::{Bidirectional, MergeMode};
 pub use dense::{Dense, DenseConfig};
 pub use layer::{Layer, Mode, ParamMut, ParamRef, Params};
+pub use masking::Masking;
 pub use recurrent::{
     Cell, GradientTrace, Gru, GruCell, GruConfig, Lstm, LstmCell, LstmConfig, Recurrent, RecurrentLayer, SimpleRnn,
     SimpleRnnCell, SimpleRnnConfig, State, Weights,

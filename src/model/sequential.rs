@@ -1,13 +1,13 @@
 //! A linear stack of layers.
 
-use ndarray::{ArrayD, AsArray, Dimension};
+use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD, AsArray, Axis, Dimension, IxDyn};
 
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::layers::{Layer, Mode, ParamMut, ParamRef, Params};
-use crate::loss::Loss;
+use crate::loss::{Loss, LossOutput};
 use crate::optim::Optimizer;
-use crate::shape::{check_nonempty, fmt_shape};
+use crate::shape::{check_nonempty, check_same, fmt_shape};
 
 /// A linear stack of layers, each feeding the next (Keras's `Sequential`).
 ///
@@ -33,6 +33,11 @@ pub struct Sequential<F: Float> {
     layers: Vec<Box<dyn Layer<F>>>,
     /// Per-sample output shape of each layer.
     shapes: Vec<Vec<usize>>,
+    /// The mask of the last forward pass's output (`None` when it has no time axis or no
+    /// layer made or received a mask).
+    output_mask: Option<Array2<bool>>,
+    /// Whether each recurrent layer starts from where the previous batch left it.
+    stateful: bool,
 }
 
 impl<F: Float> Sequential<F> {
@@ -53,6 +58,8 @@ impl<F: Float> Sequential<F> {
             input_shape: input_shape.to_vec(),
             layers: Vec::new(),
             shapes: Vec::new(),
+            output_mask: None,
+            stateful: false,
         })
     }
 
@@ -185,6 +192,9 @@ impl<F: Float> Sequential<F> {
 
     /// Runs every layer in turn.
     ///
+    /// Masks made by layers (a [`crate::Masking`] layer) flow to the layers after them, as
+    /// with [`Sequential::forward_masked`].
+    ///
     /// # Errors
     /// The first layer error (shape, emptiness, non-finite values), naming the layer.
     pub fn forward<'a, V, D>(&mut self, x: V, mode: Mode) -> Result<ArrayD<F>>
@@ -193,17 +203,120 @@ impl<F: Float> Sequential<F> {
         D: Dimension,
         F: 'a,
     {
-        let x = x.into().into_dyn();
+        self.run(x.into().into_dyn(), None, mode)
+    }
+
+    /// Runs every layer in turn on padded sequences with a mask `(B, T)` (`true`: a real
+    /// step). Each layer gets the mask of its input (see [`Layer::forward_masked`]) and passes
+    /// one on ([`Layer::output_mask`]): recurrent layers skip masked steps, and a recurrent
+    /// layer without `return_sequences` ends the mask. The mask of the final output is kept
+    /// for the loss ([`Sequential::output_mask`]).
+    ///
+    /// # Errors
+    /// As [`Sequential::forward`]; [`Error::ShapeMismatch`] if the mask is not `(B, T)` for
+    /// an input `(B, T, …)`.
+    pub fn forward_masked<'a, V, D>(
+        &mut self,
+        x: V,
+        mask: Option<ArrayView2<'_, bool>>,
+        mode: Mode,
+    ) -> Result<ArrayD<F>>
+    where
+        V: AsArray<'a, F, D>,
+        D: Dimension,
+        F: 'a,
+    {
+        self.run(x.into().into_dyn(), mask, mode)
+    }
+
+    /// The mask of the last forward pass's output, `(B, T)`: present when the output keeps
+    /// the time axis and a mask was given or made. Losses in [`Sequential::train_step`] and
+    /// [`Sequential::evaluate`] leave the masked positions out.
+    pub fn output_mask(&self) -> Option<&Array2<bool>> {
+        self.output_mask.as_ref()
+    }
+
+    fn run(&mut self, x: ArrayViewD<'_, F>, mask: Option<ArrayView2<'_, bool>>, mode: Mode) -> Result<ArrayD<F>> {
         self.check_input(x.shape())?;
-        let mut layers = self.layers.iter_mut();
-        let mut out = match layers.next() {
-            Some(first) => first.forward(x, mode)?,
-            None => return Err(Error::config("Sequential", "at least one layer", "no layers")),
-        };
-        for layer in layers {
-            out = layer.forward(out.view(), mode)?;
+        if let Some(m) = &mask {
+            let want = &x.shape()[..2.min(x.ndim())];
+            if want.len() < 2 {
+                return Err(Error::shape(
+                    format!("{} mask", self.name),
+                    "an input with a time axis (B, T, …)",
+                    fmt_shape(x.shape()),
+                ));
+            }
+            check_same(format_args!("{} mask (B, T)", self.name), want, m.shape())?;
         }
+        if self.stateful {
+            self.check_carried_states(x.shape()[0])?;
+        }
+        self.output_mask = None;
+        let mut mask: Option<Array2<bool>> = mask.map(|m| m.to_owned());
+        let mut out: Option<ArrayD<F>> = None;
+        for layer in self.layers.iter_mut() {
+            let input = match &out {
+                Some(o) => o.view(),
+                None => x.view(),
+            };
+            let next_mask = layer.output_mask(input.view(), mask.as_ref().map(|m| m.view()))?;
+            let y = layer.forward_masked(input, mask.as_ref().map(|m| m.view()), mode)?;
+            mask = next_mask;
+            out = Some(y);
+        }
+        let out = out.ok_or_else(|| Error::config("Sequential", "at least one layer", "no layers"))?;
+        if self.stateful {
+            for layer in self.layers.iter_mut() {
+                if let Some(r) = layer.as_recurrent_mut() {
+                    let fin = r.final_state().cloned();
+                    r.set_initial_state(fin);
+                }
+            }
+        }
+        self.output_mask = mask.filter(|m| out.ndim() >= 3 && out.shape()[..2] == *m.shape());
         Ok(out)
+    }
+
+    /// Makes the model stateful (Keras's `stateful=True`) or not. A stateful model's
+    /// recurrent layers start each forward pass from the state the previous pass ended in, so
+    /// a long sequence can be fed in consecutive chunks (the batch size must then stay the
+    /// same). Gradients do not flow across chunks: this is truncated BPTT (see
+    /// [`Sequential::train_truncated`]). Switching clears the carried states.
+    /// [`crate::Bidirectional`] layers read whole sequences and are never stateful.
+    pub fn set_stateful(&mut self, on: bool) {
+        self.stateful = on;
+        self.reset_states();
+    }
+
+    /// Whether the model is stateful.
+    pub fn is_stateful(&self) -> bool {
+        self.stateful
+    }
+
+    /// Forgets the carried states: the next forward pass starts from zeros (Keras's
+    /// `reset_states`). Also clears initial states set on the recurrent layers.
+    pub fn reset_states(&mut self) {
+        for layer in self.layers.iter_mut() {
+            if let Some(r) = layer.as_recurrent_mut() {
+                r.set_initial_state(None);
+            }
+        }
+    }
+
+    fn check_carried_states(&self, batch: usize) -> Result<()> {
+        for layer in &self.layers {
+            if let Some(s) = layer.as_recurrent().and_then(|r| r.initial_state()) {
+                if s.h.nrows() != batch {
+                    return Err(Error::shape(
+                        format!("{} input of a stateful model: the batch size must stay the one the carried state of {} has (call reset_states() to change it)", self.name, layer.name()),
+                        format!("{} samples", s.h.nrows()),
+                        format!("{batch} samples"),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Backpropagates dL/doutput through every layer, last to first, adding to each
@@ -247,6 +360,73 @@ impl<F: Float> Sequential<F> {
         self.forward(x, Mode::Infer)
     }
 
+    /// The loss of `pred` against `y`, leaving out positions the output mask marks as
+    /// padding: with a mask `(B, T)` on a sequence output `(B, T, …)`, the real positions are
+    /// gathered into `(N, …)` (and likewise `y`), the loss is computed on those, and its
+    /// gradient is put back with zeros at the padded positions. So mean losses average over
+    /// real positions only.
+    pub(crate) fn masked_loss(
+        &self,
+        loss: &dyn Loss<F>,
+        pred: &ArrayViewD<'_, F>,
+        y: &ArrayViewD<'_, F>,
+    ) -> Result<LossOutput<F>> {
+        let Some(mask) = &self.output_mask else {
+            return loss.compute(pred, y);
+        };
+        if y.ndim() < 2 || y.shape()[..2] != *mask.shape() {
+            return Err(Error::shape(
+                format!("{} targets y of a masked sequence output", self.name),
+                format!("(B, T, …) with (B, T) = {}", fmt_shape(mask.shape())),
+                fmt_shape(y.shape()),
+            ));
+        }
+        let keep = self.kept_positions(mask)?;
+        let (p, t) = (gather(pred, &keep)?, gather(y, &keep)?);
+        let out = loss.compute(&p.view(), &t.view())?;
+        let mut grad = ArrayD::zeros(pred.raw_dim());
+        for (k, &(i, j)) in keep.iter().enumerate() {
+            grad.index_axis_mut(Axis(0), i).index_axis_mut(Axis(0), j).assign(&out.grad.index_axis(Axis(0), k));
+        }
+        Ok(LossOutput { value: out.value, grad })
+    }
+
+    /// The predictions and targets a loss counts: all of them, or with an output mask the
+    /// real positions gathered into `(N, …)`.
+    #[allow(dead_code)] // used by `fit`, which lands next
+    pub(crate) fn masked_positions(
+        &self,
+        pred: &ArrayViewD<'_, F>,
+        y: &ArrayViewD<'_, F>,
+    ) -> Result<(ArrayD<F>, ArrayD<F>)> {
+        match &self.output_mask {
+            None => Ok((pred.to_owned(), y.to_owned())),
+            Some(mask) => {
+                if y.ndim() < 2 || y.shape()[..2] != *mask.shape() {
+                    return Err(Error::shape(
+                        format!("{} targets y of a masked sequence output", self.name),
+                        format!("(B, T, …) with (B, T) = {}", fmt_shape(mask.shape())),
+                        fmt_shape(y.shape()),
+                    ));
+                }
+                let keep = self.kept_positions(mask)?;
+                Ok((gather(pred, &keep)?, gather(y, &keep)?))
+            }
+        }
+    }
+
+    fn kept_positions(&self, mask: &Array2<bool>) -> Result<Vec<(usize, usize)>> {
+        let keep: Vec<(usize, usize)> = mask.indexed_iter().filter(|(_, &m)| m).map(|(ij, _)| ij).collect();
+        if keep.is_empty() {
+            return Err(Error::Empty {
+                what: format!("{} loss over a masked batch", self.name),
+                axis: "number of unmasked positions".into(),
+                shape: fmt_shape(mask.shape()),
+            });
+        }
+        Ok(keep)
+    }
+
     fn check_batch(&self, xb: Option<usize>, yb: Option<usize>, y_shape: &[usize]) -> Result<()> {
         if xb != yb {
             return Err(Error::shape(
@@ -283,12 +463,130 @@ impl<F: Float> Sequential<F> {
         let x = x.into().into_dyn();
         let y = y.into().into_dyn();
         self.check_batch(x.shape().first().copied(), y.shape().first().copied(), y.shape())?;
-        let pred = self.forward(x, Mode::Train)?;
-        let out = loss.compute(&pred.view(), &y)?;
+        self.train_step_inner(x, None, y, loss, optimizer)
+    }
+
+    /// As [`Sequential::train_step`], on padded sequences with a mask `(B, T)` (`true`: a
+    /// real step): recurrent layers skip padded steps and, for a sequence output, the loss
+    /// leaves padded positions out.
+    ///
+    /// # Errors
+    /// As [`Sequential::train_step`] and [`Sequential::forward_masked`].
+    pub fn train_step_masked<'a, 'b, VX, DX, VY, DY>(
+        &mut self,
+        x: VX,
+        mask: ArrayView2<'_, bool>,
+        y: VY,
+        loss: &dyn Loss<F>,
+        optimizer: &mut dyn Optimizer<F>,
+    ) -> Result<F>
+    where
+        VX: AsArray<'a, F, DX>,
+        DX: Dimension,
+        VY: AsArray<'b, F, DY>,
+        DY: Dimension,
+        F: 'a + 'b,
+    {
+        let x = x.into().into_dyn();
+        let y = y.into().into_dyn();
+        self.check_batch(x.shape().first().copied(), y.shape().first().copied(), y.shape())?;
+        self.train_step_inner(x, Some(mask), y, loss, optimizer)
+    }
+
+    fn train_step_inner(
+        &mut self,
+        x: ArrayViewD<'_, F>,
+        mask: Option<ArrayView2<'_, bool>>,
+        y: ArrayViewD<'_, F>,
+        loss: &dyn Loss<F>,
+        optimizer: &mut dyn Optimizer<F>,
+    ) -> Result<F> {
+        let pred = self.run(x, mask, Mode::Train)?;
+        let out = self.masked_loss(loss, &pred.view(), &y)?;
         self.zero_grad();
         self.backward(&out.grad)?;
         optimizer.step(self)?;
         Ok(out.value)
+    }
+
+    /// Truncated backpropagation through time: trains on a long batch `x` `(B, T, …)` in
+    /// consecutive windows of `k` steps, carrying the recurrent state from one window to the
+    /// next but backpropagating only within a window, with one optimiser step per window.
+    ///
+    /// With targets per step, `y` `(B, T, …)`, every window trains on its own slice of `y`;
+    /// with one target per sequence, `y` `(B, …)`, the earlier windows only advance the state
+    /// and the last one trains. Returns the mean loss over the windows that trained. The
+    /// state starts from the carried state of a stateful model (zeros otherwise) and is left
+    /// carried only if the model is stateful.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if `k` is 0; as [`Sequential::train_step`] otherwise. An
+    /// error in a later window leaves the updates of the earlier windows in place.
+    pub fn train_truncated<'a, 'b, VX, DX, VY, DY>(
+        &mut self,
+        x: VX,
+        y: VY,
+        k: usize,
+        loss: &dyn Loss<F>,
+        optimizer: &mut dyn Optimizer<F>,
+    ) -> Result<F>
+    where
+        VX: AsArray<'a, F, DX>,
+        DX: Dimension,
+        VY: AsArray<'b, F, DY>,
+        DY: Dimension,
+        F: 'a + 'b,
+    {
+        let x = x.into().into_dyn();
+        let y = y.into().into_dyn();
+        if k == 0 {
+            return Err(Error::config("truncated BPTT window k", "at least 1 step", 0));
+        }
+        self.check_input(x.shape())?;
+        self.check_batch(x.shape().first().copied(), y.shape().first().copied(), y.shape())?;
+        if x.ndim() < 3 {
+            return Err(Error::shape(
+                format!("{} input for truncated BPTT", self.name),
+                "(B, T, features)",
+                fmt_shape(x.shape()),
+            ));
+        }
+        let t = x.shape()[1];
+        let per_step = y.ndim() >= 3 && self.output_shape().len() >= 2;
+        if per_step && y.shape()[1] != t {
+            return Err(Error::shape(
+                format!("{} targets y per step: time steps must equal x's", self.name),
+                format!("{t} steps"),
+                format!("{} steps (y has shape {})", y.shape()[1], fmt_shape(y.shape())),
+            ));
+        }
+        let was_stateful = self.stateful;
+        self.stateful = true;
+        let result = (|| {
+            let (mut total, mut n) = (F::zero(), 0usize);
+            let mut start = 0;
+            while start < t {
+                let end = (start + k).min(t);
+                let xs = x.slice_axis(Axis(1), (start..end).into());
+                if per_step {
+                    let ys = y.slice_axis(Axis(1), (start..end).into());
+                    total += self.train_step_inner(xs, None, ys, loss, optimizer)?;
+                    n += 1;
+                } else if end == t {
+                    total += self.train_step_inner(xs, None, y.view(), loss, optimizer)?;
+                    n += 1;
+                } else {
+                    self.run(xs, None, Mode::Infer)?;
+                }
+                start = end;
+            }
+            Ok(total / F::of(n as f64))
+        })();
+        self.stateful = was_stateful;
+        if !was_stateful {
+            self.reset_states();
+        }
+        result
     }
 
     /// The loss of the model's predictions on `x` against `y`, without training.
@@ -307,8 +605,20 @@ impl<F: Float> Sequential<F> {
         let y = y.into().into_dyn();
         self.check_batch(x.shape().first().copied(), y.shape().first().copied(), y.shape())?;
         let pred = self.predict(x)?;
-        loss.value(&pred.view(), &y)
+        Ok(self.masked_loss(loss, &pred.view(), &y)?.value)
     }
+}
+
+/// The rows `a[i, j, …]` for each `(i, j)` of `keep`, stacked into `(N, …)`.
+fn gather<F: Float>(a: &ArrayViewD<'_, F>, keep: &[(usize, usize)]) -> Result<ArrayD<F>> {
+    let mut shape = vec![keep.len()];
+    shape.extend_from_slice(&a.shape()[2..]);
+    let mut data = Vec::with_capacity(shape.iter().product());
+    for &(i, j) in keep {
+        data.extend(a.index_axis(Axis(0), i).index_axis(Axis(0), j).iter().copied());
+    }
+    ArrayD::from_shape_vec(IxDyn(&shape), data)
+        .map_err(|e| Error::shape("masked gather", fmt_shape(&shape), e.to_string()))
 }
 
 impl<F: Float> Params<F> for Sequential<F> {

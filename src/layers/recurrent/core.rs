@@ -28,7 +28,7 @@
 //! large product each instead of T small ones. All buffers live in a workspace sized once
 //! per (B, T) and reused, so the step loops allocate nothing.
 
-use ndarray::{Array1, Array2, Array3, ArrayD, ArrayView3, ArrayViewD, Ix3};
+use ndarray::{Array1, Array2, Array3, ArrayD, ArrayView2, ArrayView3, ArrayViewD, Ix3};
 use ndarray_rand::rand::{Rng, RngCore};
 
 use crate::error::{Error, Result};
@@ -77,8 +77,13 @@ struct Workspace<F> {
     dc_prev: Vec<F>,
     /// dL/du_t scratch for late gates, (B, H).
     du: Vec<F>,
+    /// dL/dh_t and dL/dc_t of masked rows, kept across the cell's backward step, (B, 2H).
+    carry: Vec<F>,
     /// dL/dXs, (T·B, I).
     dxs: Vec<F>,
+    /// Which steps are real (true) or masked (false), in row order (part-major, processing
+    /// order inside a part); empty when the pass has no mask.
+    mask: Vec<bool>,
     /// W_hᵀ, (G·H, H): the backward step reads it row by row.
     wh_t: Vec<F>,
     /// W_h[:, :E] packed for the engine, once per forward pass.
@@ -350,6 +355,53 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         initial: Option<&State<F>>,
         mode: Mode,
     ) -> Result<ArrayD<F>> {
+        self.forward_masked_with_state(x, None, initial, mode)
+    }
+
+    /// Runs the layer on variable-length sequences: `mask` `(B, T)` says which steps are
+    /// real (`true`) and which are padding (`false`), and the initial state comes from
+    /// [`Recurrent::set_initial_state`]. See [`Recurrent::forward_masked_with_state`].
+    ///
+    /// # Errors
+    /// As [`Recurrent::forward_masked_with_state`].
+    pub fn forward_masked(
+        &mut self,
+        x: ArrayView3<'_, F>,
+        mask: Option<ArrayView2<'_, bool>>,
+        mode: Mode,
+    ) -> Result<ArrayD<F>> {
+        let init = self.initial_state.take();
+        let out = self.forward_masked_with_state(x, mask, init.as_ref(), mode);
+        self.initial_state = init;
+        out
+    }
+
+    /// Runs the layer from an explicit initial state, skipping the steps `mask` marks as
+    /// padding. For each sample independently:
+    ///
+    /// ```text
+    /// if mask[b, t]:  (h_t, c_t) = cell(x_t, h_{t−1}, c_{t−1});  y_t = h_t
+    /// else:           (h_t, c_t) = (h_{t−1}, c_{t−1});           y_t = 0
+    /// ```
+    ///
+    /// So a masked step leaves the state unchanged and gives a zero output row (with
+    /// `return_sequences`); without `return_sequences` the output is the state after the last
+    /// real step (the initial state for a sample with no real step, as PyTorch's packed
+    /// sequences). Inputs at masked steps have no influence, and their gradients are zero.
+    /// With `go_backwards` the mask is read backwards along with the input, so each sample's
+    /// real steps are processed from its last to its first. Leading (`pre`), trailing
+    /// (`post`) and interior padding are all allowed. `mask: None` runs every step.
+    ///
+    /// # Errors
+    /// As [`Recurrent::forward_with_state`]; [`Error::ShapeMismatch`] if `mask` is not
+    /// `(B, T)`. The layer is unchanged on error.
+    pub fn forward_masked_with_state(
+        &mut self,
+        x: ArrayView3<'_, F>,
+        mask: Option<ArrayView2<'_, bool>>,
+        initial: Option<&State<F>>,
+        mode: Mode,
+    ) -> Result<ArrayD<F>> {
         let kind = self.cell.kind();
         let (b, t, i) = x.dim();
         if i != self.input_size {
@@ -363,6 +415,9 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         check_finite(format_args!("{} input", self.name), &x)?;
         if let Some(s) = initial {
             self.check_state("initial state", s, b)?;
+        }
+        if let Some(m) = &mask {
+            check_same(format_args!("{} mask (B, T)", self.name), &[b, t], m.shape())?;
         }
         self.ws.valid = false;
         self.final_state = None;
@@ -401,6 +456,19 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
                 }
             }
         }
+        // The mask in row order (empty without one).
+        ws.mask.clear();
+        if let Some(m) = &mask {
+            ws.mask.resize(t * b, true);
+            for &(b0, bn) in &ws.parts {
+                for ti in 0..t {
+                    let src_t = if self.go_backwards { t - 1 - ti } else { ti };
+                    for bl in 0..bn {
+                        ws.mask[t * b0 + ti * bn + bl] = m[[b0 + bl, src_t]];
+                    }
+                }
+            }
+        }
         // GX = Xs W_x + b for every step at once.
         let bias = flat("bias", &self.weights.bias)?;
         for row in ws.gx.chunks_exact_mut(d.gw) {
@@ -432,6 +500,7 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
                 hs: &mut ws.hs,
                 cs: &mut ws.cs,
                 cache: &mut ws.cache,
+                mask: &ws.mask,
             };
             shared.forward_part(
                 b,
@@ -452,7 +521,8 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
                     let h0 = h0.as_ref().and_then(|a| a.as_slice()).map(|s| &s[b0 * h..(b0 + bn) * h]);
                     let c0 = c0.as_ref().and_then(|a| a.as_slice()).map(|s| &s[b0 * h..(b0 + bn) * h]);
                     let shared = &shared;
-                    move || shared.forward_part(bn, ForwardBufs { gx, gh, late, hs, cs, cache }, h0, c0)
+                    let mask = if ws.mask.is_empty() { &[][..] } else { &ws.mask[t * b0..t * (b0 + bn)] };
+                    move || shared.forward_part(bn, ForwardBufs { gx, gh, late, hs, cs, cache, mask }, h0, c0)
                 })
                 .collect();
             run_all(jobs).into_iter().collect::<Result<Vec<()>>>()?;
@@ -477,6 +547,19 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
                     for ti in 0..t {
                         let src = ((ti + 1) * bn + bl) * h;
                         seq.extend_from_slice(&hs[src..src + h]);
+                    }
+                }
+            }
+        }
+        if self.return_sequences && !ws.mask.is_empty() {
+            // Masked steps give zero output rows.
+            for &(b0, bn) in parts {
+                for bl in 0..bn {
+                    for ti in 0..t {
+                        if !ws.mask[t * b0 + ti * bn + bl] {
+                            let dst = ((b0 + bl) * t + ti) * h;
+                            seq[dst..dst + h].iter_mut().for_each(|v| *v = F::zero());
+                        }
                     }
                 }
             }
@@ -541,6 +624,7 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         ws.dgx.resize(t * b * d.gw, F::zero());
         ws.dgh.resize(if d.sep { t * b * d.ew } else { 0 }, F::zero());
         ws.du.resize(if d.lw > 0 { b * h } else { 0 }, F::zero());
+        ws.carry.resize(if ws.mask.is_empty() { 0 } else { 2 * b * h }, F::zero());
         ws.dh.resize(b * h, F::zero());
         ws.dh_prev.resize(b * h, F::zero());
         ws.dc.resize(if d.has_c { b * h } else { 0 }, F::zero());
@@ -582,11 +666,13 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
                 dc: &mut ws.dc,
                 dc_prev: &mut ws.dc_prev,
                 du: &mut ws.du,
+                carry: &mut ws.carry,
                 sq_norms: &mut ws.sq_norms,
             };
+            let mask = &ws.mask[..];
             let gf_h = gf_h.as_ref().and_then(|a| a.as_slice());
             let gf_c = gf_c.as_ref().and_then(|a| a.as_slice());
-            shared.backward_part(0, b, g, seq, fwd, bufs, gf_h, gf_c)?;
+            shared.backward_part(0, b, g, seq, fwd, mask, bufs, gf_h, gf_c)?;
         } else {
             let jobs: Vec<_> = parts
                 .iter()
@@ -597,8 +683,9 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
                 .zip(split_chunks(&mut ws.dc, h, parts))
                 .zip(split_chunks(&mut ws.dc_prev, h, parts))
                 .zip(split_chunks(&mut ws.du, h, parts))
+                .zip(split_chunks(&mut ws.carry, 2 * h, parts))
                 .zip(split_chunks(&mut ws.sq_norms, t, &vec![(0, 1); parts.len()]))
-                .map(|((((((((&(b0, bn), dgx), dgh), dh), dh_prev), dc), dc_prev), du), sq)| {
+                .map(|(((((((((&(b0, bn), dgx), dgh), dh), dh_prev), dc), dc_prev), du), carry), sq)| {
                     let rows = |unit: usize, v: &'_ [F]| -> std::ops::Range<usize> {
                         let _ = v;
                         unit * b0..unit * (b0 + bn)
@@ -612,8 +699,9 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
                     let gf_h = gf_h.as_ref().and_then(|a| a.as_slice()).map(|s| &s[b0 * h..(b0 + bn) * h]);
                     let gf_c = gf_c.as_ref().and_then(|a| a.as_slice()).map(|s| &s[b0 * h..(b0 + bn) * h]);
                     let shared = &shared;
-                    let bufs = BackwardBufs { dgx, dgh, dh, dh_prev, dc, dc_prev, du, sq_norms: sq };
-                    move || shared.backward_part(b0, bn, g, seq, fwd, bufs, gf_h, gf_c)
+                    let bufs = BackwardBufs { dgx, dgh, dh, dh_prev, dc, dc_prev, du, carry, sq_norms: sq };
+                    let mask = if ws.mask.is_empty() { &[][..] } else { &ws.mask[t * b0..t * (b0 + bn)] };
+                    move || shared.backward_part(b0, bn, g, seq, fwd, mask, bufs, gf_h, gf_c)
                 })
                 .collect();
             run_all(jobs).into_iter().collect::<Result<Vec<()>>>()?;
@@ -757,6 +845,8 @@ struct ForwardBufs<'a, F> {
     hs: &'a mut [F],
     cs: &'a mut [F],
     cache: &'a mut [F],
+    /// The part's mask in row order; empty without one.
+    mask: &'a [bool],
 }
 
 /// One part's forward results, read by its backward pass.
@@ -776,6 +866,7 @@ struct BackwardBufs<'a, F> {
     dc: &'a mut [F],
     dc_prev: &'a mut [F],
     du: &'a mut [F],
+    carry: &'a mut [F],
     sq_norms: &'a mut [F],
 }
 
@@ -834,6 +925,15 @@ impl<F: Float, C: Cell<F>> Shared<'_, F, C> {
                 late,
                 late_out: w.late,
             });
+            if !w.mask.is_empty() {
+                // A masked step carries the state over unchanged.
+                for (bl, _) in w.mask[step * bn..(step + 1) * bn].iter().enumerate().filter(|(_, &m)| !m) {
+                    h_next[bl * h..(bl + 1) * h].copy_from_slice(&h_prev[bl * h..(bl + 1) * h]);
+                    if has_c {
+                        c_next[bl * h..(bl + 1) * h].copy_from_slice(&c_prev[bl * h..(bl + 1) * h]);
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -848,6 +948,7 @@ impl<F: Float, C: Cell<F>> Shared<'_, F, C> {
         g: &[F],
         seq: bool,
         f: PartView<'_, F>,
+        mask: &[bool],
         w: BackwardBufs<'_, F>,
         gf_h: Option<&[F]>,
         gf_c: Option<&[F]>,
@@ -870,10 +971,12 @@ impl<F: Float, C: Cell<F>> Shared<'_, F, C> {
         let packed = self.wh_t_packed.ok_or_else(|| Error::shape("packed W_hᵀ", "present", "missing"))?;
         for step in (0..t).rev() {
             // The output's gradient enters at this step.
+            let step_mask = if mask.is_empty() { &[][..] } else { &mask[step * bn..(step + 1) * bn] };
             for bl in 0..bn {
                 let bi = b0 + bl;
                 let src = if seq {
-                    Some((bi * t + step) * h)
+                    // A masked step's output is the constant 0: no gradient enters there.
+                    step_mask.get(bl).is_none_or(|&m| m).then_some((bi * t + step) * h)
                 } else if step == t - 1 {
                     Some(bi * h)
                 } else {
@@ -893,6 +996,14 @@ impl<F: Float, C: Cell<F>> Shared<'_, F, C> {
             } else {
                 (&[], &[])
             };
+            // A masked step passes the state through: keep its incoming gradient (the cell's
+            // backward step may use dh and dc as scratch).
+            for (bl, _) in step_mask.iter().enumerate().filter(|(_, &m)| !m) {
+                w.carry[2 * bl * h..(2 * bl + 1) * h].copy_from_slice(&dh[bl * h..(bl + 1) * h]);
+                if has_c {
+                    w.carry[(2 * bl + 1) * h..(2 * bl + 2) * h].copy_from_slice(&dc[bl * h..(bl + 1) * h]);
+                }
+            }
             let dgh: &mut [F] = if sep { &mut w.dgh[erows.clone()] } else { &mut [] };
             self.cell.backward_step(BackwardStep {
                 batch: bn,
@@ -912,6 +1023,18 @@ impl<F: Float, C: Cell<F>> Shared<'_, F, C> {
                 late,
                 late_scratch: w.du,
             });
+            // A masked step passed the state through: its gradient goes straight back, and
+            // nothing reaches its gates (so neither the weights nor its input).
+            for (bl, _) in step_mask.iter().enumerate().filter(|(_, &m)| !m) {
+                dh_prev[bl * h..(bl + 1) * h].copy_from_slice(&w.carry[2 * bl * h..(2 * bl + 1) * h]);
+                if has_c {
+                    dc_prev[bl * h..(bl + 1) * h].copy_from_slice(&w.carry[(2 * bl + 1) * h..(2 * bl + 2) * h]);
+                }
+                w.dgx[rows.start + bl * gw..rows.start + (bl + 1) * gw].iter_mut().for_each(|v| *v = F::zero());
+                if sep {
+                    w.dgh[erows.start + bl * ew..erows.start + (bl + 1) * ew].iter_mut().for_each(|v| *v = F::zero());
+                }
+            }
             // dh_{t−1} = direct part + dgh_t W_h[:, :E]ᵀ.
             if ew > 0 {
                 let dgh_t = if sep { Mat::new(&w.dgh[erows], bn, ew) } else { Mat::strided(&w.dgx[rows], bn, ew, gw) };
@@ -1004,6 +1127,31 @@ impl<F: Float, C: Cell<F>> Layer<F> for Recurrent<F, C> {
         out
     }
 
+    fn forward_masked(
+        &mut self,
+        input: ArrayViewD<'_, F>,
+        mask: Option<ArrayView2<'_, bool>>,
+        mode: Mode,
+    ) -> Result<ArrayD<F>> {
+        let shape = input.shape().to_vec();
+        let x = input.into_dimensionality::<Ix3>().map_err(|_| {
+            Error::shape(
+                format!("{} input", self.name),
+                format!("(B, T, {}): rank 3", self.input_size),
+                format!("{} (rank {})", fmt_shape(&shape), shape.len()),
+            )
+        })?;
+        Recurrent::forward_masked(self, x, mask, mode)
+    }
+
+    fn output_mask(
+        &self,
+        _input: ArrayViewD<'_, F>,
+        mask: Option<ArrayView2<'_, bool>>,
+    ) -> Result<Option<Array2<bool>>> {
+        Ok(if self.return_sequences { mask.map(|m| m.to_owned()) } else { None })
+    }
+
     fn backward(&mut self, grad_output: ArrayViewD<'_, F>) -> Result<ArrayD<F>> {
         Ok(self.backward_with_state(grad_output, None)?.into_dyn())
     }
@@ -1082,6 +1230,16 @@ impl<F: Float, C: Cell<F>> RecurrentLayer<F> for Recurrent<F, C> {
         mode: Mode,
     ) -> Result<ArrayD<F>> {
         Recurrent::forward_with_state(self, x, initial, mode)
+    }
+
+    fn forward_masked_with_state(
+        &mut self,
+        x: ArrayView3<'_, F>,
+        mask: Option<ArrayView2<'_, bool>>,
+        initial: Option<&State<F>>,
+        mode: Mode,
+    ) -> Result<ArrayD<F>> {
+        Recurrent::forward_masked_with_state(self, x, mask, initial, mode)
     }
 
     fn backward_with_state(

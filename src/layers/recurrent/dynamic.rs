@@ -1,7 +1,7 @@
 //! [`RecurrentLayer`]: the recurrent layers' own methods as an object-safe trait, so code
 //! (such as [`crate::Bidirectional`]) can drive any recurrent layer without knowing its cell.
 
-use ndarray::{Array3, ArrayD, ArrayView3, ArrayViewD};
+use ndarray::{Array3, ArrayD, ArrayView2, ArrayView3, ArrayViewD};
 use ndarray_rand::rand::RngCore;
 
 use crate::error::Result;
@@ -41,6 +41,19 @@ pub trait RecurrentLayer<F: Float>: Layer<F> {
     /// As [`super::Recurrent::forward_with_state`].
     fn forward_with_state(&mut self, x: ArrayView3<'_, F>, initial: Option<&State<F>>, mode: Mode)
         -> Result<ArrayD<F>>;
+
+    /// Forward from an explicit initial state, skipping masked steps (see
+    /// [`super::Recurrent::forward_masked_with_state`]).
+    ///
+    /// # Errors
+    /// As [`super::Recurrent::forward_masked_with_state`].
+    fn forward_masked_with_state(
+        &mut self,
+        x: ArrayView3<'_, F>,
+        mask: Option<ArrayView2<'_, bool>>,
+        initial: Option<&State<F>>,
+        mode: Mode,
+    ) -> Result<ArrayD<F>>;
 
     /// Backward with a gradient on the final state (see
     /// [`super::Recurrent::backward_with_state`]).
