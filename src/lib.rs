@@ -3,7 +3,8 @@
 //! Recurrent neural networks in Rust, from the lecture "Introduction to RNNs" to models you
 //! train: a [`Layer`] trait with backpropagation through time, the RNN family ([`SimpleRnn`],
 //! [`Lstm`], [`Gru`]) on one recurrent core, [`Bidirectional`] and [`Dense`] layers,
-//! [activations](Activation), [losses](loss), the [`Sgd`] optimiser and a [`Sequential`] model,
+//! [activations](Activation), [losses](loss), [optimisers](optim) ([`Sgd`], [`Adam`], [`AdamW`],
+//! [`RmsProp`]) with gradient clipping, and a [`Sequential`] model,
 //! generic over `f32` and `f64` and built on `ndarray`. Every forward value and gradient is
 //! checked against PyTorch (float64) in the test suite, and each recurrent layer reports how
 //! its gradient fades over time ([`GradientTrace`]).
@@ -50,7 +51,7 @@
 //! | [`layers`] | the [`Layer`] trait, [`Dense`], the recurrent loop [`Recurrent`] with its cells (SimpleRNN, LSTM, GRU), [`Bidirectional`] |
 //! | [`activation`] | [`Activation`]: linear, tanh, sigmoid, relu, softmax |
 //! | [`loss`] | [`Loss`]: MSE, MAE, binary and categorical cross-entropy (on probabilities or logits) |
-//! | [`optim`] | [`Optimizer`] and [`Sgd`] |
+//! | [`optim`] | [`Optimizer`]; [`Sgd`] (momentum, Nesterov), [`Adam`], [`AdamW`], [`RmsProp`] as PyTorch computes them; [`clip_grad_norm`], [`clip_grad_value`], [`GradientClip`] |
 //! | [`model`] | [`Sequential`]: `add`, `forward`, `backward`, `train_step`, `predict`, `summary` |
 //! | [`data`] | [`data::windows`]: a series cut into (window, next value) pairs |
 //! | [`init`] | Glorot-uniform and orthogonal initialisers |
@@ -88,7 +89,9 @@ pub use loss::{
     BinaryCrossEntropy, CategoricalCrossEntropy, Loss, LossOutput, Mae, Mse, SparseCategoricalCrossEntropy,
 };
 pub use model::Sequential;
-pub use optim::{Optimizer, Sgd};
+pub use optim::{
+    clip_grad_norm, clip_grad_value, Adam, AdamW, EpsilonPlacement, GradientClip, Optimizer, RmsProp, Sgd,
+};
 pub use parallel::{num_threads, set_num_threads};
 
 /// The `rand` crate this crate draws weights with (re-exported so seeds need no version match).
@@ -105,7 +108,7 @@ pub mod prelude {
     };
     pub use crate::loss::{BinaryCrossEntropy, CategoricalCrossEntropy, Loss, Mae, Mse, SparseCategoricalCrossEntropy};
     pub use crate::model::Sequential;
-    pub use crate::optim::{Optimizer, Sgd};
+    pub use crate::optim::{Adam, AdamW, EpsilonPlacement, GradientClip, Optimizer, RmsProp, Sgd};
     pub use ndarray_rand::rand::rngs::StdRng;
     pub use ndarray_rand::rand::SeedableRng;
 }

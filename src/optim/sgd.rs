@@ -1,17 +1,36 @@
-//! Plain stochastic gradient descent.
+//! Stochastic gradient descent with optional momentum, Nesterov momentum and weight decay.
 
+use ndarray::{ArrayD, Zip};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::layers::Params;
+use crate::optim::clip::GradientClip;
 use crate::optim::optimizer::Optimizer;
+use crate::optim::state::{check_step, non_negative, positive};
 
-/// Stochastic gradient descent, as PyTorch's `torch.optim.SGD(lr)`:
+/// Stochastic gradient descent, step for step as PyTorch's `torch.optim.SGD(lr, momentum,
+/// dampening, weight_decay, nesterov)`:
 ///
 /// ```text
-/// θ ← θ − η · g
+/// g ← g + λ θ                           if weight decay λ ≠ 0 (an L2 penalty)
+/// if momentum μ ≠ 0:
+///     b_1 = g                           the first step copies g (no dampening)
+///     b_t = μ b_{t−1} + (1 − τ) g       later steps, dampening τ
+///     g ← g + μ b_t                     with Nesterov momentum
+///     g ← b_t                           without
+/// θ ← θ − η g
 /// ```
+///
+/// `Sgd::new(η)` is plain SGD (`θ ← θ − η·g`); momentum, dampening, Nesterov and weight
+/// decay are options. With momentum the optimiser keeps one buffer `b` per parameter
+/// ([`Sgd::momentum_buffers`]), keyed on the parameters' visiting order; without it, it keeps
+/// nothing. Keras's SGD (`v ← μ v − η g`, `θ ← θ + v`) takes the same steps while η is
+/// constant; its `weight_decay` is decoupled, which equals this one only without momentum.
+///
+/// Hyperparameters are public fields, checked at every [`Optimizer::step`] before anything
+/// changes.
 ///
 /// # Example
 /// ```
@@ -24,31 +43,162 @@ use crate::optim::optimizer::Optimizer;
 /// dense.backward(array![[1.0]].into_dyn().view())?; // dL/dW = x = 2
 /// Sgd::new(0.1).step(&mut dense)?;
 /// assert!((dense.kernel()[[0, 0]] - 0.8).abs() < 1e-15);
+///
+/// // With momentum 0.9 the second step with the same gradient moves further:
+/// // b = 2 then 0.9·2 + 2 = 3.8, so W = 0.8 − 0.2 − 0.38.
+/// let mut sgd = Sgd::new(0.1).with_momentum(0.9);
+/// sgd.step(&mut dense)?;
+/// sgd.step(&mut dense)?;
+/// assert!((dense.kernel()[[0, 0]] - 0.22).abs() < 1e-15);
 /// # Ok::<(), recurrent::Error>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "F: Float")]
 pub struct Sgd<F> {
-    /// The learning rate η. Must be finite and positive.
+    /// The learning rate η. Must be finite and `> 0`.
     pub learning_rate: F,
+    /// Momentum μ; defaults to `0` (none). Must be finite and `>= 0`.
+    #[serde(default)]
+    pub momentum: F,
+    /// Dampening τ of the momentum; defaults to `0`. Must lie in `[0, 1]`.
+    #[serde(default)]
+    pub dampening: F,
+    /// Nesterov momentum; defaults to `false`. Needs momentum `> 0` and dampening `0`.
+    #[serde(default)]
+    pub nesterov: bool,
+    /// Weight decay λ (an L2 penalty added to the gradient); defaults to `0`. Must be finite
+    /// and `>= 0`.
+    #[serde(default)]
+    pub weight_decay: F,
+    /// Gradient clipping applied before each update; defaults to `None`.
+    #[serde(default)]
+    pub gradient_clip: Option<GradientClip<F>>,
+    /// One momentum buffer per parameter, in visiting order; empty until a step with momentum.
+    #[serde(default)]
+    momentum_buffer: Vec<ArrayD<F>>,
 }
 
 impl<F: Float> Sgd<F> {
-    /// SGD with learning rate `learning_rate`.
+    /// Plain SGD with learning rate `learning_rate`: no momentum, no weight decay, no clipping.
     pub fn new(learning_rate: F) -> Self {
-        Sgd { learning_rate }
+        Sgd {
+            learning_rate,
+            momentum: F::zero(),
+            dampening: F::zero(),
+            nesterov: false,
+            weight_decay: F::zero(),
+            gradient_clip: None,
+            momentum_buffer: Vec::new(),
+        }
+    }
+
+    /// Sets the momentum μ (PyTorch's `momentum`; `0.9` is usual). Defaults to `0`.
+    pub fn with_momentum(mut self, momentum: F) -> Self {
+        self.momentum = momentum;
+        self
+    }
+
+    /// Sets the dampening τ of the momentum. Defaults to `0`.
+    pub fn with_dampening(mut self, dampening: F) -> Self {
+        self.dampening = dampening;
+        self
+    }
+
+    /// Switches Nesterov momentum on or off. Defaults to `false`.
+    pub fn with_nesterov(mut self, nesterov: bool) -> Self {
+        self.nesterov = nesterov;
+        self
+    }
+
+    /// Sets the weight decay λ, added to the gradient as `λ θ`. Defaults to `0`.
+    pub fn with_weight_decay(mut self, weight_decay: F) -> Self {
+        self.weight_decay = weight_decay;
+        self
+    }
+
+    /// Clips the gradients before each update. Defaults to no clipping.
+    pub fn with_gradient_clip(mut self, clip: GradientClip<F>) -> Self {
+        self.gradient_clip = Some(clip);
+        self
+    }
+
+    /// The momentum buffers `b_t` (PyTorch's `momentum_buffer`), one per parameter in
+    /// visiting order; empty before the first step with momentum and after
+    /// [`Optimizer::reset`].
+    pub fn momentum_buffers(&self) -> &[ArrayD<F>] {
+        &self.momentum_buffer
+    }
+
+    fn validate(&self) -> Result<()> {
+        positive("SGD learning rate", self.learning_rate)?;
+        non_negative("SGD momentum", self.momentum)?;
+        let tau = self.dampening;
+        if !(tau >= F::zero() && tau <= F::one()) {
+            return Err(Error::config("SGD dampening", "a value in [0, 1]", tau));
+        }
+        non_negative("SGD weight decay", self.weight_decay)?;
+        if self.nesterov && (self.momentum <= F::zero() || tau != F::zero()) {
+            return Err(Error::config(
+                "SGD nesterov",
+                "momentum > 0 and dampening 0 (as in PyTorch)",
+                format!("momentum {}, dampening {}", self.momentum, tau),
+            ));
+        }
+        if let Some(clip) = &self.gradient_clip {
+            clip.validate()?;
+        }
+        Ok(())
     }
 }
 
 impl<F: Float> Optimizer<F> for Sgd<F> {
+    /// One SGD step.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for a hyperparameter out of range (see the fields) or a bad
+    /// clipping threshold; [`Error::ShapeMismatch`] if the parameters differ in number or
+    /// shape from those the momentum buffers were made for, or a gradient's shape differs
+    /// from its parameter's; [`Error::NonFinite`] for NaN or an infinity in a gradient. All
+    /// are checked before any parameter, gradient or buffer changes.
     fn step(&mut self, params: &mut dyn Params<F>) -> Result<()> {
-        let lr = self.learning_rate;
-        if !(lr.is_finite() && lr > F::zero()) {
-            return Err(Error::config("SGD learning rate", "a finite value > 0", lr));
+        self.validate()?;
+        let with_momentum = self.momentum != F::zero();
+        let buffers: &[(&str, &[ArrayD<F>])] =
+            if with_momentum { &[("momentum_buffer", &self.momentum_buffer)] } else { &[] };
+        check_step("SGD", params, buffers)?;
+        if let Some(clip) = &self.gradient_clip {
+            clip.apply_checked(params);
         }
-        let neg = -lr;
+
+        let neg_lr = -self.learning_rate;
+        let (mu, wd, nesterov) = (self.momentum, self.weight_decay, self.nesterov);
+        let keep = F::one() - self.dampening;
+        if !with_momentum {
+            params.visit_params_mut(&mut |mut p| {
+                Zip::from(&mut p.value).and(&p.grad).for_each(|v, &g| {
+                    let g = if wd != F::zero() { g + wd * *v } else { g };
+                    *v += neg_lr * g;
+                });
+            });
+            return Ok(());
+        }
+
+        let first = self.momentum_buffer.is_empty();
+        let buffers = &mut self.momentum_buffer;
+        let mut i = 0;
         params.visit_params_mut(&mut |mut p| {
-            p.value.zip_mut_with(&p.grad, |v, &g| *v += neg * g);
+            if first {
+                buffers.push(ArrayD::zeros(p.value.raw_dim()));
+            }
+            if let Some(buf) = buffers.get_mut(i) {
+                Zip::from(&mut p.value).and(&p.grad).and(buf).for_each(|v, &g, b| {
+                    let g = if wd != F::zero() { g + wd * *v } else { g };
+                    *b = if first { g } else { mu * *b + keep * g };
+                    let d = if nesterov { g + mu * *b } else { *b };
+                    *v += neg_lr * d;
+                });
+            }
+            i += 1;
         });
         Ok(())
     }
@@ -59,5 +209,10 @@ impl<F: Float> Optimizer<F> for Sgd<F> {
 
     fn set_learning_rate(&mut self, lr: F) {
         self.learning_rate = lr;
+    }
+
+    /// Drops the momentum buffers; the next step starts them afresh.
+    fn reset(&mut self) {
+        self.momentum_buffer.clear();
     }
 }

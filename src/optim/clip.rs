@@ -1,0 +1,168 @@
+//! Gradient clipping: [`clip_grad_norm`], [`clip_grad_value`] and the [`GradientClip`]
+//! setting an optimiser applies before each update.
+//!
+//! Both functions follow PyTorch (`torch.nn.utils.clip_grad_norm_` and `clip_grad_value_`):
+//!
+//! ```text
+//! clip_grad_norm:   N = √( Σ_params Σ_elements g² )        one global 2-norm over every gradient
+//!                   c = min( max_norm / (N + 1e-6), 1 )
+//!                   g ← c · g                               every gradient, by the same c
+//! clip_grad_value:  g ← min( max(g, −c), c )                element-wise
+//! ```
+//!
+//! Because of the `1e-6`, a clipped gradient's norm is `max_norm · N / (N + 1e-6)`, a hair
+//! below `max_norm`. Keras 3's `global_clipnorm` scales by `min(max_norm / N, 1)` without it,
+//! and its `clipnorm` clips each tensor on its own.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::float::Float;
+use crate::layers::Params;
+use crate::optim::state::positive;
+use crate::shape::check_finite;
+
+/// Scales every gradient of `params` by one factor so that their global 2-norm is at most
+/// `max_norm` (PyTorch's `clip_grad_norm_` with `norm_type = 2`); returns the norm **before**
+/// clipping.
+///
+/// The norm is accumulated in `f64` for both `f32` and `f64`. Gradients with a norm at most
+/// `max_norm` are left unchanged.
+///
+/// # Errors
+/// [`Error::InvalidConfig`] if `max_norm` is not finite and `> 0`; [`Error::NonFinite`] if a
+/// gradient holds NaN or an infinity (PyTorch would return a non-finite norm and scale by
+/// it). On error no gradient changes.
+///
+/// # Example
+/// ```
+/// use ndarray::array;
+/// use recurrent::prelude::*;
+/// use recurrent::clip_grad_norm;
+/// let mut rng = StdRng::seed_from_u64(0);
+/// let mut dense = DenseConfig::new(1, 1).init::<f64, _>(&mut rng)?;
+/// dense.forward(array![[3.0]].into_dyn().view(), Mode::Train)?;
+/// dense.backward(array![[1.0]].into_dyn().view())?; // dL/dW = 3, dL/db = 1
+/// let norm = clip_grad_norm(&mut dense, 1.0)?;
+/// assert!((norm - 10f64.sqrt()).abs() < 1e-15);      // √(3² + 1²), before clipping
+/// let scale = 1.0 / (10f64.sqrt() + 1e-6);
+/// assert!((dense.kernel_grad()[[0, 0]] - 3.0 * scale).abs() < 1e-15);
+/// # Ok::<(), recurrent::Error>(())
+/// ```
+pub fn clip_grad_norm<F: Float>(params: &mut dyn Params<F>, max_norm: F) -> Result<F> {
+    positive("gradient clip max_norm", max_norm)?;
+    check_grads_finite("clip_grad_norm", params)?;
+    Ok(clip_norm_checked(params, max_norm))
+}
+
+/// Clamps every gradient element of `params` to `[−clip_value, clip_value]` (PyTorch's
+/// `clip_grad_value_`).
+///
+/// # Errors
+/// [`Error::InvalidConfig`] if `clip_value` is not finite and `> 0`; [`Error::NonFinite`] if
+/// a gradient holds NaN or an infinity. On error no gradient changes.
+///
+/// # Example
+/// ```
+/// use ndarray::array;
+/// use recurrent::prelude::*;
+/// use recurrent::clip_grad_value;
+/// let mut rng = StdRng::seed_from_u64(0);
+/// let mut dense = DenseConfig::new(1, 1).init::<f64, _>(&mut rng)?;
+/// dense.forward(array![[3.0]].into_dyn().view(), Mode::Train)?;
+/// dense.backward(array![[-0.2]].into_dyn().view())?; // dL/dW = −0.6, dL/db = −0.2
+/// clip_grad_value(&mut dense, 0.5)?;
+/// assert_eq!(dense.kernel_grad()[[0, 0]], -0.5);
+/// assert_eq!(dense.bias_grad()[0], -0.2);
+/// # Ok::<(), recurrent::Error>(())
+/// ```
+pub fn clip_grad_value<F: Float>(params: &mut dyn Params<F>, clip_value: F) -> Result<()> {
+    positive("gradient clip value", clip_value)?;
+    check_grads_finite("clip_grad_value", params)?;
+    clip_value_checked(params, clip_value);
+    Ok(())
+}
+
+/// Gradient clipping an optimiser applies before each update (see the module docs for the
+/// formulas); set it with the optimisers' `with_gradient_clip`.
+///
+/// # Example
+/// ```
+/// use recurrent::prelude::*;
+/// // Adam that rescales the gradients to a global norm of at most 1 before every step.
+/// let adam = Adam::<f64>::new(0.01).with_gradient_clip(GradientClip::Norm(1.0));
+/// assert_eq!(adam.gradient_clip, Some(GradientClip::Norm(1.0)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "F: Float")]
+pub enum GradientClip<F> {
+    /// Rescale all gradients together to a global 2-norm of at most this value
+    /// ([`clip_grad_norm`]). Must be finite and `> 0`.
+    Norm(F),
+    /// Clamp every gradient element to `[−c, c]` ([`clip_grad_value`]). Must be finite and
+    /// `> 0`.
+    Value(F),
+}
+
+impl<F: Float> GradientClip<F> {
+    /// Clips the gradients of `params`.
+    ///
+    /// # Errors
+    /// As [`clip_grad_norm`] and [`clip_grad_value`]; on error no gradient changes.
+    pub fn apply(&self, params: &mut dyn Params<F>) -> Result<()> {
+        match *self {
+            GradientClip::Norm(max_norm) => clip_grad_norm(params, max_norm).map(|_| ()),
+            GradientClip::Value(c) => clip_grad_value(params, c),
+        }
+    }
+
+    /// Checks the threshold without touching any gradient.
+    pub(crate) fn validate(&self) -> Result<()> {
+        match *self {
+            GradientClip::Norm(max_norm) => positive("gradient clip max_norm", max_norm),
+            GradientClip::Value(c) => positive("gradient clip value", c),
+        }
+    }
+
+    /// Clips gradients already known to be finite, with a validated threshold.
+    pub(crate) fn apply_checked(&self, params: &mut dyn Params<F>) {
+        match *self {
+            GradientClip::Norm(max_norm) => {
+                clip_norm_checked(params, max_norm);
+            }
+            GradientClip::Value(c) => clip_value_checked(params, c),
+        }
+    }
+}
+
+fn check_grads_finite<F: Float>(what: &str, params: &dyn Params<F>) -> Result<()> {
+    let mut first: Option<Error> = None;
+    let mut n = 0usize;
+    params.visit_params(&mut |p| {
+        if first.is_none() {
+            if let Err(e) = check_finite(format_args!("{what} gradient of parameter {n} ({})", p.name), &p.grad) {
+                first = Some(e);
+            }
+        }
+        n += 1;
+    });
+    first.map_or(Ok(()), Err)
+}
+
+fn clip_norm_checked<F: Float>(params: &mut dyn Params<F>, max_norm: F) -> F {
+    let mut sum_sq = 0f64;
+    params.visit_params(&mut |p| {
+        sum_sq += p.grad.iter().map(|g| g.to_f64_exact() * g.to_f64_exact()).sum::<f64>();
+    });
+    let total = sum_sq.sqrt();
+    let coef = max_norm.to_f64_exact() / (total + 1e-6);
+    if coef < 1.0 {
+        let c = F::of(coef);
+        params.visit_params_mut(&mut |mut p| p.grad.mapv_inplace(|g| g * c));
+    }
+    F::of(total)
+}
+
+fn clip_value_checked<F: Float>(params: &mut dyn Params<F>, c: F) {
+    params.visit_params_mut(&mut |mut p| p.grad.mapv_inplace(|g| g.max(-c).min(c)));
+}
