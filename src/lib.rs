@@ -52,6 +52,7 @@
 //! | [`loss`] | [`Loss`]: MSE, MAE, binary and categorical cross-entropy (on probabilities or logits) |
 //! | [`optim`] | [`Optimizer`] and [`Sgd`] |
 //! | [`model`] | [`Sequential`]: `add`, `forward`, `backward`, `train_step`, `predict`, `summary` |
+//! | [`metrics`] | [`Metric`]: accuracy, precision, recall, F1 ([`ConfusionMatrix`]), MSE, MAE, RMSE, R² |
 //! | [`data`] | [`data::windows`]: a series cut into (window, next value) pairs |
 //! | [`init`] | Glorot-uniform and orthogonal initialisers |
 //!
@@ -71,6 +72,7 @@ pub mod layers;
 mod linalg;
 pub mod loss;
 mod math;
+pub mod metrics;
 pub mod model;
 pub mod optim;
 mod parallel;
@@ -87,6 +89,7 @@ pub use layers::{
 pub use loss::{
     BinaryCrossEntropy, CategoricalCrossEntropy, Loss, LossOutput, Mae, Mse, SparseCategoricalCrossEntropy,
 };
+pub use metrics::{Average, ConfusionMatrix, Metric, ZeroDivision};
 pub use model::Sequential;
 pub use optim::{Optimizer, Sgd};
 pub use parallel::{num_threads, set_num_threads};
@@ -104,6 +107,7 @@ pub mod prelude {
         Params, RecurrentLayer, SimpleRnn, SimpleRnnConfig, State, Weights,
     };
     pub use crate::loss::{BinaryCrossEntropy, CategoricalCrossEntropy, Loss, Mae, Mse, SparseCategoricalCrossEntropy};
+    pub use crate::metrics::Metric;
     pub use crate::model::Sequential;
     pub use crate::optim::{Optimizer, Sgd};
     pub use ndarray_rand::rand::rngs::StdRng;
