@@ -53,7 +53,7 @@
 //! | [`optim`] | [`Optimizer`] and [`Sgd`] |
 //! | [`model`] | [`Sequential`]: `add`, `forward`, `backward`, `train_step`, `predict`, `summary` |
 //! | [`metrics`] | [`Metric`]: accuracy, precision, recall, F1 ([`ConfusionMatrix`]), MSE, MAE, RMSE, R² |
-//! | [`data`] | [`data::windows`]: a series cut into (window, next value) pairs |
+//! | [`data`] | [`data::windows`] for series, [`data::Batches`], [`data::train_val_split`], [`data::one_hot`], [`data::pad_sequences`] with masks |
 //! | [`init`] | Glorot-uniform and orthogonal initialisers |
 //!
 //! Shapes are batch-first: sequences are `(B, T, features)`. Every public function checks
