@@ -53,7 +53,8 @@
 //! | [`loss`] | [`Loss`]: MSE, MAE, binary and categorical cross-entropy (on probabilities or logits) |
 //! | [`optim`] | [`Optimizer`]; [`Sgd`] (momentum, Nesterov), [`Adam`], [`AdamW`], [`RmsProp`] as PyTorch computes them; [`clip_grad_norm`], [`clip_grad_value`], [`GradientClip`] |
 //! | [`model`] | [`Sequential`]: `add`, `forward`, `backward`, `train_step`, `predict`, `summary` |
-//! | [`data`] | [`data::windows`]: a series cut into (window, next value) pairs |
+//! | [`metrics`] | [`Metric`]: accuracy, precision, recall, F1 ([`ConfusionMatrix`]), MSE, MAE, RMSE, R² |
+//! | [`data`] | [`data::windows`] for series, [`data::Batches`], [`data::train_val_split`], [`data::one_hot`], [`data::pad_sequences`] with masks |
 //! | [`init`] | Glorot-uniform and orthogonal initialisers |
 //!
 //! Shapes are batch-first: sequences are `(B, T, features)`. Every public function checks
@@ -72,6 +73,7 @@ pub mod layers;
 mod linalg;
 pub mod loss;
 mod math;
+pub mod metrics;
 pub mod model;
 pub mod optim;
 mod parallel;
@@ -88,6 +90,7 @@ pub use layers::{
 pub use loss::{
     BinaryCrossEntropy, CategoricalCrossEntropy, Loss, LossOutput, Mae, Mse, SparseCategoricalCrossEntropy,
 };
+pub use metrics::{Average, ConfusionMatrix, Metric, ZeroDivision};
 pub use model::Sequential;
 pub use optim::{
     clip_grad_norm, clip_grad_value, Adam, AdamW, EpsilonPlacement, GradientClip, Optimizer, RmsProp, Sgd,
@@ -107,6 +110,7 @@ pub mod prelude {
         Mode, Params, RecurrentLayer, SimpleRnn, SimpleRnnConfig, State, Weights,
     };
     pub use crate::loss::{BinaryCrossEntropy, CategoricalCrossEntropy, Loss, Mae, Mse, SparseCategoricalCrossEntropy};
+    pub use crate::metrics::Metric;
     pub use crate::model::Sequential;
     pub use crate::optim::{Adam, AdamW, EpsilonPlacement, GradientClip, Optimizer, RmsProp, Sgd};
     pub use ndarray_rand::rand::rngs::StdRng;
