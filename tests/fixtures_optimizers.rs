@@ -744,3 +744,24 @@ fn clip_grad_norm_returns_the_norm_before_clipping_and_leaves_small_gradients() 
     close(p.grads[0][[0]], 3.0 / (5.0 + 1e-6), "g0");
     close(p.grads[1][[0]], -4.0 / (5.0 + 1e-6), "g1");
 }
+
+#[test]
+fn plain_sgd_settings_still_deserialise() {
+    // Written before momentum existed: the new fields take their defaults.
+    let sgd: Sgd<f64> = serde_json::from_str(r#"{"learning_rate": 0.1}"#).unwrap();
+    assert_eq!(sgd, Sgd::new(0.1));
+    // A state that does not fit the data is refused by serde, not by a panic later.
+    let bad = r#"{"learning_rate":0.01,"beta1":0.9,"beta2":0.999,"epsilon":1e-8,"weight_decay":0.0,
+        "epsilon_placement":"PyTorch","gradient_clip":null,"step":1,
+        "exp_avg":[{"v":1,"dim":[2,2],"data":[1.0,2.0,3.0]}],"exp_avg_sq":[]}"#;
+    assert!(serde_json::from_str::<Adam<f64>>(bad).is_err());
+    // A well-formed state for other parameters is refused by the step, parameters untouched.
+    let other = bad.replace(r#""dim":[2,2],"data":[1.0,2.0,3.0]"#, r#""dim":[3],"data":[1.0,2.0,3.0]"#);
+    let mut adam: Adam<f64> = serde_json::from_str(&other).unwrap();
+    let mut p = two();
+    let before = p.clone();
+    let Error::ShapeMismatch { what, expected, got } = adam.step(&mut p).unwrap_err() else { panic!("ShapeMismatch") };
+    assert!(what.starts_with("Adam state exp_avg"), "{what}");
+    assert_eq!((expected.as_str(), got.as_str()), ("1 parameter shaped [(3,)]", "2 parameters shaped [(3, 4), (4,)]"));
+    assert_eq!(p, before);
+}
