@@ -2,7 +2,7 @@
 //!
 //! Recurrent neural networks in Rust, from the lecture "Introduction to RNNs" to models you
 //! train: a [`Layer`] trait with backpropagation through time, the RNN family ([`SimpleRnn`],
-//! [`Lstm`], [`Gru`]) on one recurrent core, [`Bidirectional`] and [`Dense`] layers,
+//! [`Lstm`], [`Gru`]) on one recurrent core, [`Bidirectional`], [`Dense`] and [`Embedding`] layers,
 //! [activations](Activation), [losses](loss), the [`Sgd`] optimiser and a [`Sequential`] model,
 //! generic over `f32` and `f64` and built on `ndarray`. Every forward value and gradient is
 //! checked against PyTorch (float64) in the test suite, and each recurrent layer reports how
@@ -47,7 +47,7 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`layers`] | the [`Layer`] trait, [`Dense`], the recurrent loop [`Recurrent`] with its cells (SimpleRNN, LSTM, GRU), [`Bidirectional`] |
+//! | [`layers`] | the [`Layer`] trait, [`Dense`], [`Embedding`], the recurrent loop [`Recurrent`] with its cells (SimpleRNN, LSTM, GRU), [`Bidirectional`] |
 //! | [`activation`] | [`Activation`]: linear, tanh, sigmoid, relu, softmax |
 //! | [`loss`] | [`Loss`]: MSE, MAE, binary and categorical cross-entropy (on probabilities or logits) |
 //! | [`optim`] | [`Optimizer`] and [`Sgd`] |
@@ -80,9 +80,9 @@ pub use activation::Activation;
 pub use error::{Error, Result};
 pub use float::Float;
 pub use layers::{
-    Bidirectional, Cell, Dense, DenseConfig, GradientTrace, Gru, GruCell, GruConfig, Layer, Lstm, LstmCell, LstmConfig,
-    MergeMode, Mode, ParamMut, ParamRef, Params, Recurrent, RecurrentLayer, SimpleRnn, SimpleRnnCell, SimpleRnnConfig,
-    State, Weights,
+    Bidirectional, Cell, Dense, DenseConfig, Embedding, EmbeddingConfig, GradientTrace, Gru, GruCell, GruConfig, Layer,
+    Lstm, LstmCell, LstmConfig, MergeMode, Mode, ParamMut, ParamRef, Params, Recurrent, RecurrentLayer, SimpleRnn,
+    SimpleRnnCell, SimpleRnnConfig, State, Weights,
 };
 pub use loss::{
     BinaryCrossEntropy, CategoricalCrossEntropy, Loss, LossOutput, Mae, Mse, SparseCategoricalCrossEntropy,
@@ -100,8 +100,8 @@ pub mod prelude {
     pub use crate::error::{Error, Result};
     pub use crate::float::Float;
     pub use crate::layers::{
-        Bidirectional, Dense, DenseConfig, GradientTrace, Gru, GruConfig, Layer, Lstm, LstmConfig, MergeMode, Mode,
-        Params, RecurrentLayer, SimpleRnn, SimpleRnnConfig, State, Weights,
+        Bidirectional, Dense, DenseConfig, Embedding, EmbeddingConfig, GradientTrace, Gru, GruConfig, Layer, Lstm,
+        LstmConfig, MergeMode, Mode, Params, RecurrentLayer, SimpleRnn, SimpleRnnConfig, State, Weights,
     };
     pub use crate::loss::{BinaryCrossEntropy, CategoricalCrossEntropy, Loss, Mae, Mse, SparseCategoricalCrossEntropy};
     pub use crate::model::Sequential;

@@ -1,13 +1,15 @@
-//! Layers: the [`Layer`] trait, [`Dense`], the recurrent layers built on one time loop, and
-//! the [`Bidirectional`] wrapper.
+//! Layers: the [`Layer`] trait, [`Dense`], [`Embedding`], the recurrent layers built on one
+//! time loop, and the [`Bidirectional`] wrapper.
 
 mod bidirectional;
 mod dense;
+mod embedding;
 mod layer;
 pub mod recurrent;
 
 pub use bidirectional::{Bidirectional, MergeMode};
 pub use dense::{Dense, DenseConfig};
+pub use embedding::{Embedding, EmbeddingConfig};
 pub use layer::{Layer, Mode, ParamMut, ParamRef, Params};
 pub use recurrent::{
     Cell, GradientTrace, Gru, GruCell, GruConfig, Lstm, LstmCell, LstmConfig, Recurrent, RecurrentLayer, SimpleRnn,
