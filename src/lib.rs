@@ -2,9 +2,10 @@
 //!
 //! Recurrent neural networks in Rust, from the lecture "Introduction to RNNs" to models you
 //! train: a [`Layer`] trait with backpropagation through time, the RNN family ([`SimpleRnn`],
-//! [`Lstm`], [`Gru`]) on one recurrent core, [`Bidirectional`] and [`Dense`] layers,
-//! [activations](Activation), [losses](loss), [optimisers](optim) ([`Sgd`], [`Adam`], [`AdamW`],
-//! [`RmsProp`]) with gradient clipping, and a [`Sequential`] model,
+//! [`Lstm`], [`Gru`]) on one recurrent core, [`Bidirectional`], [`Dense`], [`Embedding`] and
+//! [`Masking`] layers, [activations](Activation), [losses](loss), [optimisers](optim) ([`Sgd`],
+//! [`Adam`], [`AdamW`], [`RmsProp`]) with gradient clipping, and a [`Sequential`] model with
+//! Keras-style `fit`,
 //! generic over `f32` and `f64` and built on `ndarray`. Every forward value and gradient is
 //! checked against PyTorch (float64) in the test suite, and each recurrent layer reports how
 //! its gradient fades over time ([`GradientTrace`]).
@@ -48,7 +49,7 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`layers`] | the [`Layer`] trait, [`Dense`], the recurrent loop [`Recurrent`] with its cells (SimpleRNN, LSTM, GRU), [`Bidirectional`] |
+//! | [`layers`] | the [`Layer`] trait, [`Dense`], [`Embedding`], the recurrent loop [`Recurrent`] with its cells (SimpleRNN, LSTM, GRU), [`Bidirectional`] |
 //! | [`activation`] | [`Activation`]: linear, tanh, sigmoid, relu, softmax |
 //! | [`loss`] | [`Loss`]: MSE, MAE, binary and categorical cross-entropy (on probabilities or logits) |
 //! | [`optim`] | [`Optimizer`]; [`Sgd`] (momentum, Nesterov), [`Adam`], [`AdamW`], [`RmsProp`] as PyTorch computes them; [`clip_grad_norm`], [`clip_grad_value`], [`GradientClip`] |
@@ -83,9 +84,9 @@ pub use activation::Activation;
 pub use error::{Error, Result};
 pub use float::Float;
 pub use layers::{
-    Bidirectional, Cell, Dense, DenseConfig, GradientTrace, Gru, GruCell, GruConfig, Layer, Lstm, LstmCell, LstmConfig,
-    Masking, MergeMode, Mode, ParamMut, ParamRef, Params, Recurrent, RecurrentLayer, SimpleRnn, SimpleRnnCell,
-    SimpleRnnConfig, State, Weights,
+    Bidirectional, Cell, Dense, DenseConfig, Embedding, EmbeddingConfig, GradientTrace, Gru, GruCell, GruConfig, Layer,
+    Lstm, LstmCell, LstmConfig, Masking, MergeMode, Mode, ParamMut, ParamRef, Params, Recurrent, RecurrentLayer,
+    SimpleRnn, SimpleRnnCell, SimpleRnnConfig, State, Weights,
 };
 pub use loss::{
     BinaryCrossEntropy, CategoricalCrossEntropy, Loss, LossOutput, Mae, Mse, SparseCategoricalCrossEntropy,
@@ -106,8 +107,8 @@ pub mod prelude {
     pub use crate::error::{Error, Result};
     pub use crate::float::Float;
     pub use crate::layers::{
-        Bidirectional, Dense, DenseConfig, GradientTrace, Gru, GruConfig, Layer, Lstm, LstmConfig, Masking, MergeMode,
-        Mode, Params, RecurrentLayer, SimpleRnn, SimpleRnnConfig, State, Weights,
+        Bidirectional, Dense, DenseConfig, Embedding, EmbeddingConfig, GradientTrace, Gru, GruConfig, Layer, Lstm,
+        LstmConfig, Masking, MergeMode, Mode, Params, RecurrentLayer, SimpleRnn, SimpleRnnConfig, State, Weights,
     };
     pub use crate::loss::{BinaryCrossEntropy, CategoricalCrossEntropy, Loss, Mae, Mse, SparseCategoricalCrossEntropy};
     pub use crate::metrics::Metric;

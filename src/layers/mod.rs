@@ -1,14 +1,16 @@
-//! Layers: the [`Layer`] trait, [`Dense`], the recurrent layers built on one time loop, and
-//! the [`Bidirectional`] wrapper.
+//! Layers: the [`Layer`] trait, [`Dense`], [`Embedding`], the recurrent layers built on one
+//! time loop, and the [`Bidirectional`] wrapper.
 
 mod bidirectional;
 mod dense;
+mod embedding;
 mod layer;
 mod masking;
 pub mod recurrent;
 
 pub use bidirectional::{Bidirectional, MergeMode};
 pub use dense::{Dense, DenseConfig};
+pub use embedding::{Embedding, EmbeddingConfig};
 pub use layer::{Layer, Mode, ParamMut, ParamRef, Params};
 pub use masking::Masking;
 pub use recurrent::{
