@@ -178,3 +178,18 @@ fn model_mask_shape_is_checked_before_running() {
     let err = flat.forward_masked(&array![1.0, 2.0, 3.0].insert_axis(Axis(0)).remove_axis(Axis(0)), None, Mode::Infer);
     assert!(err.is_err(), "a rank-1 input is refused");
 }
+
+#[test]
+fn embedding_with_mask_zero_skips_padding_ids() {
+    let mut rng = StdRng::seed_from_u64(8);
+    let mut m = Sequential::<f64>::new(&[4]).unwrap();
+    m.add(EmbeddingConfig::new(6, 3).with_mask_zero(true).init(&mut rng).unwrap()).unwrap();
+    m.add(GruConfig::new(3, 2).init(&mut rng).unwrap()).unwrap();
+    m.add(DenseConfig::new(2, 1).init(&mut rng).unwrap()).unwrap();
+    // "pre" padded with id 0, as data::pad_ids does by default.
+    let padded = m.predict(&array![[0.0, 0.0, 4.0, 2.0], [1.0, 5.0, 3.0, 2.0]]).unwrap();
+    let alone = m.predict(&array![[4.0, 2.0]]).unwrap();
+    assert!((padded[[0, 0]] - alone[[0, 0]]).abs() < 1e-15);
+    let unmasked = m.predict(&array![[5.0, 5.0, 4.0, 2.0]]).unwrap();
+    assert!((padded[[0, 0]] - unmasked[[0, 0]]).abs() > 1e-6, "the mask changes the result");
+}

@@ -247,6 +247,28 @@ impl<F: Float> Layer<F> for Embedding<F> {
         }
     }
 
+    /// With `mask_zero`, id 0 marks padding: the mask is `ids ≠ 0`, combined (logical and)
+    /// with any incoming mask, and the recurrent layers after this one skip those steps.
+    /// Without it the incoming mask passes through.
+    fn output_mask(
+        &self,
+        input: ArrayViewD<'_, F>,
+        mask: Option<ArrayView2<'_, bool>>,
+    ) -> Result<Option<Array2<bool>>> {
+        if !self.config.mask_zero {
+            return Ok(mask.map(|m| m.to_owned()));
+        }
+        let ids = input
+            .into_dimensionality::<ndarray::Ix2>()
+            .map_err(|_| Error::shape(format!("{} input", self.name), "(B, T) of token ids", "another rank"))?;
+        let mut own = self.compute_mask(ids);
+        if let Some(m) = mask {
+            check_same(format_args!("{} mask (B, T)", self.name), own.shape(), m.shape())?;
+            own.zip_mut_with(&m, |a, &b| *a &= b);
+        }
+        Ok(Some(own))
+    }
+
     fn forward(&mut self, input: ArrayViewD<'_, F>, mode: Mode) -> Result<ArrayD<F>> {
         let ids = self.ids(&input)?;
         self.cache = None;

@@ -393,7 +393,6 @@ impl<F: Float> Sequential<F> {
 
     /// The predictions and targets a loss counts: all of them, or with an output mask the
     /// real positions gathered into `(N, …)`.
-    #[allow(dead_code)] // used by `fit`, which lands next
     pub(crate) fn masked_positions(
         &self,
         pred: &ArrayViewD<'_, F>,
