@@ -81,6 +81,7 @@ mod parallel;
 mod shape;
 
 pub use activation::Activation;
+pub use data::{Batches, Padding, Truncating};
 pub use error::{Error, Result};
 pub use float::Float;
 pub use layers::{
