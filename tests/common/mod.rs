@@ -2,6 +2,8 @@
 //! tolerance checks.
 #![allow(dead_code)]
 
+pub mod examples;
+
 use std::path::PathBuf;
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};

@@ -1,0 +1,82 @@
+//! SVG line charts for the examples (plotters, a dev-dependency: the library itself does not
+//! depend on it).
+
+use std::path::{Path, PathBuf};
+
+use plotters::prelude::*;
+
+/// One named line of a chart: `(x, y)` points, drawn in order.
+pub struct Line<'a> {
+    /// The legend entry.
+    pub name: &'a str,
+    /// The points.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// The folder plots go to: `--plots DIR` on the command line, else `target/plots`.
+pub fn plot_dir() -> PathBuf {
+    let args: Vec<String> = std::env::args().collect();
+    let dir = args
+        .iter()
+        .position(|a| a == "--plots")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target").join("plots"));
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+const COLORS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+/// Draws `lines` into an SVG file at `path`, with a title, axis labels and a legend.
+/// `log_y` plots log10(y) (for loss curves). Returns the path written.
+pub fn line_chart(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    lines: &[Line<'_>],
+    log_y: bool,
+) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    let tf = |y: f64| if log_y { y.max(1e-300).log10() } else { y };
+    let pts = lines.iter().flat_map(|l| l.points.iter().map(|&(x, y)| (x, tf(y))));
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+    for (x, y) in pts.filter(|(x, y)| x.is_finite() && y.is_finite()) {
+        (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+    }
+    if !(x0 < x1) {
+        (x0, x1) = (x0 - 0.5, x0 + 0.5);
+    }
+    if !(y0 < y1) {
+        (y0, y1) = (y0 - 0.5, y0 + 0.5);
+    }
+    let pad = (y1 - y0) * 0.05;
+    let root = SVGBackend::new(path, (900, 500)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))?;
+    let y_desc = if log_y { format!("log10 {y_label}") } else { y_label.to_string() };
+    chart.configure_mesh().x_desc(x_label).y_desc(y_desc).draw()?;
+    for (k, line) in lines.iter().enumerate() {
+        let color = COLORS[k % COLORS.len()];
+        let points: Vec<(f64, f64)> = line.points.iter().map(|&(x, y)| (x, tf(y))).collect();
+        chart
+            .draw_series(LineSeries::new(points, color.stroke_width(2)))?
+            .label(line.name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw()?;
+    root.present()?;
+    Ok(path.to_path_buf())
+}
