@@ -54,6 +54,7 @@
 //! | [`model`] | [`Sequential`]: `add`, `forward`, `backward`, `train_step`, `predict`, `summary` |
 //! | [`data`] | [`data::windows`]: a series cut into (window, next value) pairs |
 //! | [`init`] | Glorot-uniform and orthogonal initialisers |
+//! | [`io`] | model files ([`io::json`]: save/load a `Sequential`) and PyTorch weights ([`io::torch`]: safetensors both ways) |
 //!
 //! Shapes are batch-first: sequences are `(B, T, features)`. Every public function checks
 //! its arguments and returns [`Error`] naming what was expected and what came; nothing a
@@ -67,6 +68,7 @@ pub mod data;
 pub mod error;
 pub mod float;
 pub mod init;
+pub mod io;
 pub mod layers;
 mod linalg;
 pub mod loss;
