@@ -3,7 +3,7 @@
 //!
 //! | want | use |
 //! |---|---|
-//! | keep a whole [`crate::Sequential`] (architecture, weights, optionally an optimiser's state) and get it back bit for bit | `json::save` / `json::load` |
+//! | keep a whole [`crate::Sequential`] (architecture, weights, optionally an optimiser's state) and get it back bit for bit | [`json::save`] / [`json::load`] |
 //! | run a PyTorch `nn.RNN`/`nn.LSTM`/`nn.GRU`/`nn.Linear` here | [`torch::StateDict::load`], then [`torch::import_lstm`] (…) |
 //! | hand weights trained here to PyTorch | [`torch::TorchRnn::export`], [`torch::export_linear`], [`torch::StateDict::save`] |
 //!
