@@ -85,6 +85,31 @@ pub enum Error {
         what: String,
     },
 
+    /// A file could not be read, written, synced or renamed.
+    #[error("could not {op} {path}: {message}")]
+    Io {
+        /// What was being done, e.g. `"read"`, `"write the temporary file for"`, `"rename onto"`.
+        op: String,
+        /// The file concerned.
+        path: String,
+        /// The operating system's error kind.
+        kind: std::io::ErrorKind,
+        /// The operating system's message.
+        message: String,
+    },
+
+    /// A file's content breaks its format: not JSON or safetensors, a wrong format version,
+    /// an unknown layer kind, a missing, unexpected or unsupported entry, a wrong dtype.
+    #[error("bad {what}: expected {expected}, got {got}")]
+    Format {
+        /// What was read, e.g. `"model file version"` or `"state_dict key weight_hh_l0"`.
+        what: String,
+        /// What the format allows there.
+        expected: String,
+        /// What the file holds.
+        got: String,
+    },
+
     /// `backward` was called on a layer whose last `forward` was not in training mode.
     #[error("{layer}: backward called without a training-mode forward pass before it")]
     NoForwardCache {
@@ -96,6 +121,14 @@ pub enum Error {
 impl Error {
     pub(crate) fn shape(what: impl Into<String>, expected: impl Into<String>, got: impl Into<String>) -> Self {
         Error::ShapeMismatch { what: what.into(), expected: expected.into(), got: got.into() }
+    }
+
+    pub(crate) fn format(what: impl Into<String>, expected: impl Into<String>, got: impl ToString) -> Self {
+        Error::Format { what: what.into(), expected: expected.into(), got: got.to_string() }
+    }
+
+    pub(crate) fn io(op: impl Into<String>, path: &std::path::Path, e: &std::io::Error) -> Self {
+        Error::Io { op: op.into(), path: path.display().to_string(), kind: e.kind(), message: e.to_string() }
     }
 
     pub(crate) fn config(what: impl Into<String>, expected: impl Into<String>, got: impl ToString) -> Self {

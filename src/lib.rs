@@ -57,6 +57,7 @@
 //! | [`metrics`] | [`Metric`]: accuracy, precision, recall, F1 ([`ConfusionMatrix`]), MSE, MAE, RMSE, R² |
 //! | [`data`] | [`data::windows`] for series, [`data::Batches`], [`data::train_val_split`], [`data::one_hot`], [`data::pad_sequences`] with masks |
 //! | [`init`] | Glorot-uniform and orthogonal initialisers |
+//! | [`io`] | model files ([`io::json`]: save/load a `Sequential`) and PyTorch weights ([`io::torch`]: safetensors both ways) |
 //!
 //! Shapes are batch-first: sequences are `(B, T, features)`. Every public function checks
 //! its arguments and returns [`Error`] naming what was expected and what came; nothing a
@@ -70,6 +71,7 @@ pub mod data;
 pub mod error;
 pub mod float;
 pub mod init;
+pub mod io;
 pub mod layers;
 mod linalg;
 pub mod loss;

@@ -91,3 +91,22 @@ fn vanishing_gradients_quick_run_prints_profiles_and_accuracies() {
     let strip = |s: &str| s.lines().filter(|l| !l.starts_with("finished in")).collect::<Vec<_>>().join("\n");
     assert_eq!(strip(&out), strip(&again));
 }
+
+#[test]
+fn pytorch_interop_reproduces_every_fixture_and_round_trips() {
+    let out = run("pytorch_interop", &["--quick"]);
+    let label = "max |ours − PyTorch| =";
+    let diffs: Vec<&str> = out.lines().filter(|l| l.contains(label)).collect();
+    // Every fixture file: at least an output line in one dtype.
+    let files = out.lines().filter(|l| l.contains(".safetensors: nn.")).count();
+    assert!(files >= 8, "{out}");
+    assert!(diffs.len() >= 2 * files, "{out}");
+    for line in diffs {
+        let d = number_after(line, label);
+        let tol = if line.contains("(float32)") { 1e-5 } else { 1e-12 };
+        assert!(d <= tol, "{line}");
+    }
+    assert!(!out.contains("DIFFERENT"), "{out}");
+    assert!(out.contains("export → import              identical outputs"), "{out}");
+    assert!(out.contains("saved as a model file and loaded back: same predictions"), "{out}");
+}

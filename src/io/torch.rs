@@ -1,0 +1,1100 @@
+//! PyTorch interchange: `nn.RNN`, `nn.LSTM`, `nn.GRU` and `nn.Linear` weights in safetensors
+//! files, both ways.
+//!
+//! PyTorch saves a module's weights as a `state_dict`, a map from names such as
+//! `weight_ih_l0` to tensors; `safetensors.torch.save_file(module.state_dict(), path)` writes
+//! it to a file this module reads ([`StateDict::load`]). The import functions turn a state
+//! dict into this crate's layers; the export functions do the reverse, with PyTorch's key
+//! names, shapes and dtype, so `module.load_state_dict(safetensors.torch.load_file(path))`
+//! takes the result.
+//!
+//! ```text
+//! PyTorch (per layer k, direction suffix "" or "_reverse")     this crate
+//! weight_ih_l{k}  (G·H, I_k)                                   kernel            = weight_ihᵀ  (I_k, G·H)
+//! weight_hh_l{k}  (G·H, H)                                     recurrent_kernel  = weight_hhᵀ  (H, G·H)
+//! bias_ih_l{k}    (G·H)    ┐ SimpleRNN, LSTM: one bias          bias              = bias_ih + bias_hh
+//! bias_hh_l{k}    (G·H)    ┘ GRU: kept apart                    bias = bias_ih,   recurrent_bias = bias_hh
+//! gate blocks: LSTM i, f, g, o and GRU r, z, n in both (no reordering)
+//! a "_reverse" direction → the backward half of a Bidirectional (go_backwards), merge concat
+//! layer k ≥ 1 reads the (B, T, D·H) output of layer k − 1
+//! nn.Linear: weight (out, in), bias (out)                       Dense kernel = weightᵀ, bias
+//! ```
+//!
+//! Export writes the combined bias of a SimpleRNN or LSTM as `bias_ih` and zeros as
+//! `bias_hh`: PyTorch only ever uses their sum, so the module computes the same function, but
+//! the split of an imported file is not restored. A GRU's two biases go back unchanged.
+//!
+//! # Example: a PyTorch LSTM, both ways
+//! ```
+//! use ndarray::Array3;
+//! use recurrent::io::torch::{import_lstm, StateDict, TorchRnn};
+//! use recurrent::prelude::*;
+//!
+//! // Two stacked bidirectional LSTM layers, as PyTorch's
+//! // nn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True).
+//! let mut rng = StdRng::seed_from_u64(7);
+//! let l0 = LstmConfig::new(3, 4).with_return_sequences(true).init::<f32, _>(&mut rng)?;
+//! let l1 = LstmConfig::new(8, 4).with_return_sequences(true).init::<f32, _>(&mut rng)?;
+//! let layers: Vec<Box<dyn Layer<f32>>> = vec![
+//!     Box::new(Bidirectional::new(l0, MergeMode::Concat, &mut rng)?),
+//!     Box::new(Bidirectional::new(l1, MergeMode::Concat, &mut rng)?),
+//! ];
+//! let mut rnn = TorchRnn::from_layers(layers)?;
+//! let dict = rnn.export()?;
+//! assert_eq!(dict.get("weight_ih_l1_reverse").map(|t| t.shape().to_vec()), Some(vec![16, 8]));
+//!
+//! // Bytes PyTorch reads with safetensors.torch.load(...), and back.
+//! let bytes = dict.to_bytes()?;
+//! let mut back = import_lstm(&StateDict::<f32>::from_bytes(&bytes)?)?;
+//! let x = Array3::<f32>::ones((2, 5, 3));
+//! let (a, b) = (rnn.forward(x.view(), None, None)?, back.forward(x.view(), None, None)?);
+//! assert_eq!(a.output, b.output); // (2, 5, 8)
+//! assert_eq!(a.h_n.shape(), &[4, 2, 4]); // (num_layers·2, B, H)
+//! # Ok::<(), recurrent::Error>(())
+//! ```
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use ndarray::{stack, Array1, Array2, Array3, ArrayD, ArrayView3, ArrayViewD, Axis, Ix1, Ix2, Ix3, IxDyn};
+use ndarray_rand::rand::rngs::StdRng;
+use ndarray_rand::rand::SeedableRng;
+use safetensors::{Dtype, SafeTensorError, SafeTensors, View};
+
+use crate::activation::Activation;
+use crate::error::{Error, Result};
+use crate::float::Float;
+use crate::io::file;
+use crate::layers::{
+    Bidirectional, Dense, DenseConfig, Gru, GruConfig, Layer, Lstm, LstmConfig, MergeMode, Mode, SimpleRnn,
+    SimpleRnnConfig, State, Weights,
+};
+use crate::model::Sequential;
+use crate::shape::{check_finite, fmt_shape};
+
+// ───────────────────────────── the state dict ─────────────────────────────
+
+/// Named tensors as in a PyTorch `state_dict`, held as arrays of `F`.
+///
+/// Reading converts each tensor to `F`: `F32` and `F64` tensors are accepted (an `F64` file
+/// read as `f32` is rounded to nearest, as PyTorch's `load_state_dict` would copy it into a
+/// float32 module); any other dtype is an error. Writing stores every tensor in `F`'s dtype
+/// (`F32` for `f32`, `F64` for `f64`). Keys keep their insertion order ([`StateDict::keys`]);
+/// a file read from disk lists them sorted by name (the file does not keep PyTorch's order).
+///
+/// # Example
+/// ```
+/// use ndarray::{arr1, ArrayD, IxDyn};
+/// use recurrent::io::torch::StateDict;
+/// let mut dict = StateDict::<f64>::new();
+/// dict.insert("fc.bias", arr1(&[0.5, -1.0]).into_dyn())?;
+/// let back = StateDict::<f64>::from_bytes(&dict.to_bytes()?)?;
+/// assert_eq!(back.get("fc.bias"), dict.get("fc.bias"));
+/// assert_eq!(back.scoped("fc").keys().collect::<Vec<_>>(), ["bias"]);
+/// # Ok::<(), recurrent::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateDict<F: Float> {
+    entries: Vec<(String, ArrayD<F>)>,
+    index: BTreeMap<String, usize>,
+}
+
+impl<F: Float> Default for StateDict<F> {
+    fn default() -> Self {
+        StateDict { entries: Vec::new(), index: BTreeMap::new() }
+    }
+}
+
+/// The safetensors dtype written for `F`.
+fn dtype_of<F: Float>() -> Dtype {
+    if F::DTYPE == "float32" {
+        Dtype::F32
+    } else {
+        Dtype::F64
+    }
+}
+
+fn safetensors_error(e: SafeTensorError) -> Error {
+    Error::format("safetensors file", "an 8-byte header length, a JSON header and the tensor data it describes", e)
+}
+
+/// One tensor in the byte layout safetensors writes.
+struct Raw {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+impl View for &Raw {
+    fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.bytes)
+    }
+
+    fn data_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+impl<F: Float> StateDict<F> {
+    /// An empty state dict.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of tensors.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no tensors.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The tensor named `name`.
+    pub fn get(&self, name: &str) -> Option<&ArrayD<F>> {
+        self.index.get(name).map(|&i| &self.entries[i].1)
+    }
+
+    /// The key names, in insertion order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> + '_ {
+        self.entries.iter().map(|(k, _)| k.as_str())
+    }
+
+    /// `(name, tensor)` pairs, in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &ArrayD<F>)> + '_ {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Adds a tensor.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if `name` is already taken (the dict is unchanged).
+    pub fn insert(&mut self, name: impl Into<String>, tensor: ArrayD<F>) -> Result<()> {
+        let name = name.into();
+        if self.index.contains_key(&name) {
+            return Err(Error::config("state_dict key", "a name not yet taken", format!("`{name}` twice")));
+        }
+        self.index.insert(name.clone(), self.entries.len());
+        self.entries.push((name, tensor.as_standard_layout().into_owned()));
+        Ok(())
+    }
+
+    /// The tensors under `prefix` (a submodule's name such as `"encoder.rnn"`), with
+    /// `prefix.` removed from their names: what `module.encoder.rnn.state_dict()` would
+    /// hold. An empty prefix gives a copy of the whole dict.
+    pub fn scoped(&self, prefix: &str) -> StateDict<F> {
+        let mut out = StateDict::new();
+        for (name, t) in &self.entries {
+            let rest = if prefix.is_empty() {
+                Some(name.as_str())
+            } else {
+                name.strip_prefix(prefix).and_then(|r| r.strip_prefix('.'))
+            };
+            if let Some(rest) = rest {
+                out.index.insert(rest.to_string(), out.entries.len());
+                out.entries.push((rest.to_string(), t.clone()));
+            }
+        }
+        out
+    }
+
+    /// Moves every tensor of `other` in under `prefix.` (or as they are for an empty
+    /// prefix): how the state dicts of submodules make a model's.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if a resulting name is already taken; the dict is unchanged.
+    pub fn extend_with_prefix(&mut self, prefix: &str, other: StateDict<F>) -> Result<()> {
+        let name = |k: &str| if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
+        if let Some(k) = other.keys().map(name).find(|k| self.index.contains_key(k)) {
+            return Err(Error::config("state_dict key", "a name not yet taken", format!("`{k}` twice")));
+        }
+        for (k, t) in other.entries {
+            self.insert(name(&k), t)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the tensors of a safetensors file held in memory.
+    ///
+    /// # Errors
+    /// [`Error::Format`] if the bytes are not a valid safetensors file (too short, a header
+    /// length beyond the file, a header that is not JSON, offsets that disagree with shapes
+    /// and dtypes or do not cover the data) or hold a tensor whose dtype is not `F32` or
+    /// `F64`. Nothing is allocated from a size the header claims without the data being
+    /// there.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let st = SafeTensors::deserialize(bytes).map_err(safetensors_error)?;
+        let mut named = st.tensors();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out = StateDict::new();
+        for (name, view) in named {
+            let data = view.data();
+            let values: Vec<F> = match view.dtype() {
+                Dtype::F32 => data
+                    .chunks_exact(4)
+                    .map(|c| F::of(f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))))
+                    .collect(),
+                Dtype::F64 => data
+                    .chunks_exact(8)
+                    .map(|c| F::of(f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])))
+                    .collect(),
+                other => {
+                    return Err(Error::format(
+                        format!("dtype of safetensors tensor `{name}`"),
+                        "F32 or F64",
+                        format!("{other:?}"),
+                    ))
+                }
+            };
+            let tensor = ArrayD::from_shape_vec(IxDyn(view.shape()), values).map_err(|e| {
+                Error::format(format!("safetensors tensor `{name}`"), fmt_shape(view.shape()), e.to_string())
+            })?;
+            out.index.insert(name.clone(), out.entries.len());
+            out.entries.push((name, tensor));
+        }
+        Ok(out)
+    }
+
+    /// Reads a safetensors file (`safetensors.torch.save_file(module.state_dict(), path)`).
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the file cannot be read; otherwise as [`StateDict::from_bytes`].
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        Self::from_bytes(&file::read(path.as_ref())?)
+    }
+
+    fn raw(&self) -> Vec<(String, Raw)> {
+        let dtype = dtype_of::<F>();
+        self.entries
+            .iter()
+            .map(|(name, t)| {
+                let mut bytes = Vec::with_capacity(t.len() * if dtype == Dtype::F32 { 4 } else { 8 });
+                for v in t.iter() {
+                    let v = v.to_f64_exact();
+                    if dtype == Dtype::F32 {
+                        bytes.extend_from_slice(&(v as f32).to_le_bytes());
+                    } else {
+                        bytes.extend_from_slice(&v.to_le_bytes());
+                    }
+                }
+                (name.clone(), Raw { dtype, shape: t.shape().to_vec(), bytes })
+            })
+            .collect()
+    }
+
+    /// The dict as the bytes of a safetensors file, every tensor in `F`'s dtype
+    /// (PyTorch reads them with `safetensors.torch.load(bytes)`).
+    ///
+    /// # Errors
+    /// [`Error::Format`] if the safetensors writer refuses the dict (a header over its
+    /// 100 MB limit).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let raw = self.raw();
+        safetensors::serialize(raw.iter().map(|(k, r)| (k.as_str(), r)), None).map_err(safetensors_error)
+    }
+
+    /// Writes the dict as a safetensors file, atomically: a temporary file in the same
+    /// folder is written and renamed over `path`, so a failure leaves an existing file as
+    /// it was.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the file cannot be written or renamed; as [`StateDict::to_bytes`].
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let bytes = self.to_bytes()?;
+        file::write_atomic(path, |w| w.write_all(&bytes).map_err(|e| file::write_error(path, &e)))
+    }
+}
+
+// ───────────────────────────── recurrent modules ─────────────────────────────
+
+/// Which PyTorch recurrent module (PyTorch's own `mode` names in [`RnnMode::torch_name`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RnnMode {
+    /// `nn.RNN(nonlinearity="tanh")` ↔ [`SimpleRnn`] with [`Activation::Tanh`].
+    RnnTanh,
+    /// `nn.RNN(nonlinearity="relu")` ↔ [`SimpleRnn`] with [`Activation::Relu`].
+    RnnRelu,
+    /// `nn.LSTM` ↔ [`Lstm`] (gate order i, f, g, o in both).
+    Lstm,
+    /// `nn.GRU` ↔ [`Gru`] with `reset_after = true` (gate order r, z, n in both).
+    Gru,
+}
+
+impl RnnMode {
+    /// Gate blocks `G`: 1, 1, 4, 3.
+    pub fn gates(self) -> usize {
+        match self {
+            RnnMode::RnnTanh | RnnMode::RnnRelu => 1,
+            RnnMode::Lstm => 4,
+            RnnMode::Gru => 3,
+        }
+    }
+
+    /// PyTorch's name for the mode: `"RNN_TANH"`, `"RNN_RELU"`, `"LSTM"`, `"GRU"`.
+    pub fn torch_name(self) -> &'static str {
+        match self {
+            RnnMode::RnnTanh => "RNN_TANH",
+            RnnMode::RnnRelu => "RNN_RELU",
+            RnnMode::Lstm => "LSTM",
+            RnnMode::Gru => "GRU",
+        }
+    }
+
+    /// The mode for one of PyTorch's names (as [`RnnMode::torch_name`] gives them).
+    pub fn from_torch_name(name: &str) -> Option<RnnMode> {
+        [RnnMode::RnnTanh, RnnMode::RnnRelu, RnnMode::Lstm, RnnMode::Gru].into_iter().find(|m| m.torch_name() == name)
+    }
+
+    /// The PyTorch module, e.g. `"nn.LSTM"` (for messages).
+    pub fn module(self) -> &'static str {
+        match self {
+            RnnMode::RnnTanh | RnnMode::RnnRelu => "nn.RNN",
+            RnnMode::Lstm => "nn.LSTM",
+            RnnMode::Gru => "nn.GRU",
+        }
+    }
+
+    fn has_cell_state(self) -> bool {
+        self == RnnMode::Lstm
+    }
+}
+
+/// The constructor arguments of a PyTorch recurrent module, as far as its weights show
+/// them (`batch_first=True` is this crate's layout; dropout does not act at inference).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RnnSpec {
+    /// Which module.
+    pub mode: RnnMode,
+    /// `input_size`: features of the first layer's input.
+    pub input_size: usize,
+    /// `hidden_size` `H`.
+    pub hidden_size: usize,
+    /// `num_layers`.
+    pub num_layers: usize,
+    /// `bidirectional`.
+    pub bidirectional: bool,
+    /// `bias`: whether the state dict holds `bias_ih_l*` and `bias_hh_l*`.
+    pub bias: bool,
+}
+
+impl RnnSpec {
+    /// `D`: 2 when bidirectional, else 1.
+    pub fn directions(&self) -> usize {
+        if self.bidirectional {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Input features of layer `layer`: `input_size` for layer 0, `D·H` above it.
+    pub fn layer_input_size(&self, layer: usize) -> usize {
+        if layer == 0 {
+            self.input_size
+        } else {
+            self.directions() * self.hidden_size
+        }
+    }
+
+    /// The state dict's keys with their shapes, in PyTorch's order (layer by layer, forward
+    /// before `_reverse`; `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`).
+    pub fn keys(&self) -> Vec<(String, Vec<usize>)> {
+        let gh = self.mode.gates() * self.hidden_size;
+        let mut out = Vec::new();
+        for k in 0..self.num_layers {
+            for suffix in &SUFFIXES[..self.directions()] {
+                out.push((format!("weight_ih_l{k}{suffix}"), vec![gh, self.layer_input_size(k)]));
+                out.push((format!("weight_hh_l{k}{suffix}"), vec![gh, self.hidden_size]));
+                if self.bias {
+                    out.push((format!("bias_ih_l{k}{suffix}"), vec![gh]));
+                    out.push((format!("bias_hh_l{k}{suffix}"), vec![gh]));
+                }
+            }
+        }
+        out
+    }
+}
+
+const SUFFIXES: [&str; 2] = ["", "_reverse"];
+const PARAMS: [&str; 4] = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"];
+
+/// Splits `weight_ih_l3_reverse` into (parameter index, layer, reverse). Only PyTorch's
+/// exact spelling matches (no sign, no leading zeros).
+fn parse_key(name: &str) -> Option<(usize, usize, bool)> {
+    let (p, rest) =
+        PARAMS.iter().enumerate().find_map(|(i, p)| Some((i, name.strip_prefix(p)?.strip_prefix("_l")?)))?;
+    let (digits, reverse) = match rest.strip_suffix("_reverse") {
+        Some(d) => (d, true),
+        None => (rest, false),
+    };
+    let layer: usize = digits.parse().ok()?;
+    (layer.to_string() == digits).then_some((p, layer, reverse))
+}
+
+/// The output of [`TorchRnn::forward`], as PyTorch returns it with `batch_first=True`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TorchRnnOutput<F> {
+    /// The last layer's output at every step, `(B, T, D·H)`: forward then backward
+    /// direction on the last axis.
+    pub output: Array3<F>,
+    /// Final hidden states, `(num_layers·D, B, H)`: index `k·D + d` is layer `k`, direction
+    /// `d` (the backward direction's is its state after reading `x_1`).
+    pub h_n: Array3<F>,
+    /// Final cell states of an LSTM, `(num_layers·D, B, H)`; `None` for RNN and GRU.
+    pub c_n: Option<Array3<F>>,
+}
+
+/// A PyTorch recurrent module (`nn.RNN`, `nn.LSTM`, `nn.GRU` with `batch_first=True`, any
+/// `num_layers`, bidirectional or not) as this crate's layers: one layer per PyTorch layer,
+/// each a recurrent layer with `return_sequences`, or a [`Bidirectional`] (merge concat)
+/// whose backward half reads the sequence backwards.
+///
+/// [`TorchRnn::forward`] runs it as PyTorch does (output, `h_n`, `c_n` from optional `h0`,
+/// `c0`); [`TorchRnn::into_layers`] hands the layers over for a [`Sequential`], where they
+/// train like any other.
+///
+/// # Shapes
+/// input `(B, T, input_size)` → output `(B, T, D·H)`; states `(num_layers·D, B, H)`.
+#[derive(Debug)]
+pub struct TorchRnn<F: Float> {
+    spec: RnnSpec,
+    layers: Vec<Box<dyn Layer<F>>>,
+}
+
+/// A recurrent layer seen through its concrete type.
+enum Rec<'a, F: Float> {
+    Simple(&'a SimpleRnn<F>),
+    Lstm(&'a Lstm<F>),
+    Gru(&'a Gru<F>),
+}
+
+impl<'a, F: Float> Rec<'a, F> {
+    fn of(any: &'a dyn std::any::Any) -> Option<Self> {
+        if let Some(l) = any.downcast_ref::<SimpleRnn<F>>() {
+            Some(Rec::Simple(l))
+        } else if let Some(l) = any.downcast_ref::<Lstm<F>>() {
+            Some(Rec::Lstm(l))
+        } else {
+            any.downcast_ref::<Gru<F>>().map(Rec::Gru)
+        }
+    }
+
+    fn weights(&self) -> &'a Weights<F> {
+        match *self {
+            Rec::Simple(l) => l.weights(),
+            Rec::Lstm(l) => l.weights(),
+            Rec::Gru(l) => l.weights(),
+        }
+    }
+
+    fn sizes(&self) -> (usize, usize, bool) {
+        match *self {
+            Rec::Simple(l) => (l.input_size(), l.units(), l.go_backwards()),
+            Rec::Lstm(l) => (l.input_size(), l.units(), l.go_backwards()),
+            Rec::Gru(l) => (l.input_size(), l.units(), l.go_backwards()),
+        }
+    }
+
+    /// The PyTorch mode this layer computes exactly, or why there is none.
+    fn mode(&self, what: &str) -> Result<RnnMode> {
+        let refuse = |expected: &str, got: String| {
+            Err(Error::config(format!("{what} for PyTorch export"), expected.to_string(), got))
+        };
+        match *self {
+            Rec::Simple(l) => match l.cell().activation {
+                Activation::Tanh => Ok(RnnMode::RnnTanh),
+                Activation::Relu => Ok(RnnMode::RnnRelu),
+                other => refuse("a SimpleRNN with activation tanh or relu (nn.RNN has no other)", other.to_string()),
+            },
+            Rec::Lstm(l) => {
+                let c = l.cell();
+                if c.activation == Activation::Tanh && c.recurrent_activation == Activation::Sigmoid {
+                    Ok(RnnMode::Lstm)
+                } else {
+                    refuse(
+                        "an LSTM with activation tanh and recurrent_activation sigmoid",
+                        format!("activation {}, recurrent_activation {}", c.activation, c.recurrent_activation),
+                    )
+                }
+            }
+            Rec::Gru(l) => {
+                let c = l.cell();
+                if c.reset_after && c.activation == Activation::Tanh && c.recurrent_activation == Activation::Sigmoid {
+                    Ok(RnnMode::Gru)
+                } else {
+                    refuse(
+                        "a GRU with reset_after, activation tanh and recurrent_activation sigmoid (nn.GRU's formulation)",
+                        format!(
+                            "reset_after {}, activation {}, recurrent_activation {}",
+                            c.reset_after, c.activation, c.recurrent_activation
+                        ),
+                    )
+                }
+            }
+        }
+    }
+}
+
+fn layer_what<F: Float>(k: usize, layer: &dyn Layer<F>) -> String {
+    format!("layer {k} ({}, {})", layer.name(), layer.kind())
+}
+
+/// One PyTorch layer as seen in this crate: its halves and sizes.
+struct Stage<'a, F: Float> {
+    halves: Vec<Rec<'a, F>>,
+    mode: RnnMode,
+    input_size: usize,
+    units: usize,
+}
+
+fn stage<'a, F: Float>(k: usize, layer: &'a dyn Layer<F>) -> Result<Stage<'a, F>> {
+    let what = layer_what(k, layer);
+    let not_rnn = || {
+        Error::config(
+            format!("{what} for PyTorch export"),
+            "a SimpleRNN, LSTM or GRU, or a Bidirectional of one with merge mode concat",
+            layer.kind(),
+        )
+    };
+    let halves = if let Some(bi) = layer.as_any().downcast_ref::<Bidirectional<F>>() {
+        if bi.merge_mode() != MergeMode::Concat {
+            return Err(Error::config(
+                format!("{what} merge mode for PyTorch export"),
+                "concat (PyTorch concatenates the directions)",
+                format!("{:?}", bi.merge_mode()).to_lowercase(),
+            ));
+        }
+        let f = Rec::of(bi.forward_layer().as_any()).ok_or_else(not_rnn)?;
+        let b = Rec::of(bi.backward_layer().as_any()).ok_or_else(not_rnn)?;
+        vec![f, b]
+    } else {
+        vec![Rec::of(layer.as_any()).ok_or_else(not_rnn)?]
+    };
+    let mode = halves[0].mode(&what)?;
+    let (input_size, units, backwards) = halves[0].sizes();
+    if backwards {
+        return Err(Error::config(
+            format!("{what} go_backwards for PyTorch export"),
+            "false for a layer or a Bidirectional's forward half (PyTorch reads forwards)",
+            true,
+        ));
+    }
+    if let Some(b) = halves.get(1) {
+        let bmode = b.mode(&what)?;
+        let (bi, bu, bb) = b.sizes();
+        if bmode != mode || bi != input_size || bu != units || !bb {
+            return Err(Error::config(
+                format!("{what} backward half for PyTorch export"),
+                format!("a {} like the forward half, reading backwards", mode.torch_name()),
+                format!("{} with input size {bi}, {bu} units, go_backwards {bb}", bmode.torch_name()),
+            ));
+        }
+    }
+    Ok(Stage { halves, mode, input_size, units })
+}
+
+/// Checks that `layers` form one PyTorch module; returns its spec and the stages.
+fn spec_of<'a, F: Float>(layers: &[&'a dyn Layer<F>]) -> Result<(RnnSpec, Vec<Stage<'a, F>>)> {
+    let stages = layers.iter().enumerate().map(|(k, l)| stage(k, *l)).collect::<Result<Vec<_>>>()?;
+    let first = stages
+        .first()
+        .ok_or_else(|| Error::config("layers for a PyTorch recurrent module", "at least one layer", "none"))?;
+    let spec = RnnSpec {
+        mode: first.mode,
+        input_size: first.input_size,
+        hidden_size: first.units,
+        num_layers: stages.len(),
+        bidirectional: first.halves.len() == 2,
+        bias: true,
+    };
+    for (k, s) in stages.iter().enumerate().skip(1) {
+        let what = layer_what(k, layers[k]);
+        let got = (s.mode, s.units, s.halves.len() == 2, s.input_size);
+        let want = (spec.mode, spec.hidden_size, spec.bidirectional, spec.layer_input_size(k));
+        if got != want {
+            return Err(Error::config(
+                format!("{what} for a PyTorch recurrent module"),
+                format!(
+                    "{} with {} units, {}, on {} input features (as layer 0 and its output)",
+                    want.0.torch_name(),
+                    want.1,
+                    if want.2 { "bidirectional" } else { "unidirectional" },
+                    want.3
+                ),
+                format!(
+                    "{} with {} units, {}, on {} input features",
+                    got.0.torch_name(),
+                    got.1,
+                    if got.2 { "bidirectional" } else { "unidirectional" },
+                    got.3
+                ),
+            ));
+        }
+    }
+    Ok((spec, stages))
+}
+
+/// The state dict of recurrent `layers` that make one PyTorch module: each a SimpleRNN
+/// (tanh or relu), LSTM or GRU (`reset_after`, default activations) reading forwards, or a
+/// [`Bidirectional`] of one with merge mode concat; layer `k ≥ 1` must take the previous
+/// layer's `D·H` features. `return_sequences` is not part of the weights and is ignored.
+/// Keys, shapes and order are PyTorch's ([`RnnSpec::keys`]); see the module docs for the
+/// biases.
+///
+/// # Errors
+/// [`Error::InvalidConfig`] naming the first layer PyTorch cannot represent and why.
+pub fn export_recurrent<F: Float>(layers: &[&dyn Layer<F>]) -> Result<StateDict<F>> {
+    let (spec, stages) = spec_of(layers)?;
+    let mut dict = StateDict::new();
+    for (k, s) in stages.iter().enumerate() {
+        for (half, suffix) in s.halves.iter().zip(SUFFIXES) {
+            let w = half.weights();
+            dict.insert(format!("weight_ih_l{k}{suffix}"), w.kernel.t().to_owned().into_dyn())?;
+            dict.insert(format!("weight_hh_l{k}{suffix}"), w.recurrent_kernel.t().to_owned().into_dyn())?;
+            dict.insert(format!("bias_ih_l{k}{suffix}"), w.bias.clone().into_dyn())?;
+            let bias_hh = match &w.recurrent_bias {
+                Some(b) => b.clone(),
+                None => Array1::zeros(w.bias.len()),
+            };
+            dict.insert(format!("bias_hh_l{k}{suffix}"), bias_hh.into_dyn())?;
+        }
+    }
+    debug_assert_eq!(dict.len(), spec.keys().len());
+    Ok(dict)
+}
+
+/// A 2-D view of a state-dict tensor of the expected shape, finite.
+fn tensor2<F: Float>(dict: &StateDict<F>, key: &str, module: &str, want: [usize; 2]) -> Result<Array2<F>> {
+    let t = tensor(dict, key, module, &want)?;
+    t.into_dimensionality::<Ix2>()
+        .map(|a| a.as_standard_layout().into_owned())
+        .map_err(|e| Error::shape(format!("{module} state_dict `{key}`"), fmt_shape(&want), e.to_string()))
+}
+
+fn tensor1<F: Float>(dict: &StateDict<F>, key: &str, module: &str, len: usize) -> Result<Array1<F>> {
+    let t = tensor(dict, key, module, &[len])?;
+    t.into_dimensionality::<Ix1>()
+        .map(|a| a.to_owned())
+        .map_err(|e| Error::shape(format!("{module} state_dict `{key}`"), fmt_shape(&[len]), e.to_string()))
+}
+
+fn tensor<'a, F: Float>(dict: &'a StateDict<F>, key: &str, module: &str, want: &[usize]) -> Result<ArrayViewD<'a, F>> {
+    let t = dict.get(key).ok_or_else(|| missing(key, module))?;
+    if t.shape() != want {
+        return Err(Error::shape(format!("{module} state_dict `{key}`"), fmt_shape(want), fmt_shape(t.shape())));
+    }
+    check_finite(format_args!("{module} state_dict `{key}`"), t)?;
+    Ok(t.view())
+}
+
+fn missing(key: &str, module: &str) -> Error {
+    Error::format(format!("{module} state_dict"), format!("a tensor named `{key}`"), "none")
+}
+
+/// A 2-D tensor's shape, or a shape error naming it.
+fn shape2<F: Float>(dict: &StateDict<F>, key: &str, module: &str) -> Result<(usize, usize)> {
+    let t = dict.get(key).ok_or_else(|| missing(key, module))?;
+    match t.shape() {
+        &[r, c] => Ok((r, c)),
+        other => Err(Error::shape(format!("{module} state_dict `{key}`"), "a matrix (rank 2)", fmt_shape(other))),
+    }
+}
+
+/// A fixed generator for the weights every import overwrites at once.
+fn scratch_rng() -> StdRng {
+    StdRng::seed_from_u64(0)
+}
+
+/// Builds one direction of layer `k` from the dict's tensors.
+fn import_half<F: Float>(dict: &StateDict<F>, spec: &RnnSpec, k: usize, reverse: bool) -> Result<Box<dyn Layer<F>>> {
+    let module = spec.mode.module();
+    let suffix = SUFFIXES[usize::from(reverse)];
+    let (h, input) = (spec.hidden_size, spec.layer_input_size(k));
+    let gh = spec.mode.gates() * h;
+    let w_ih = tensor2(dict, &format!("weight_ih_l{k}{suffix}"), module, [gh, input])?;
+    let w_hh = tensor2(dict, &format!("weight_hh_l{k}{suffix}"), module, [gh, h])?;
+    let (b_ih, b_hh) = if spec.bias {
+        (
+            tensor1(dict, &format!("bias_ih_l{k}{suffix}"), module, gh)?,
+            tensor1(dict, &format!("bias_hh_l{k}{suffix}"), module, gh)?,
+        )
+    } else {
+        (Array1::zeros(gh), Array1::zeros(gh))
+    };
+    let kernel = w_ih.t().as_standard_layout().into_owned();
+    let recurrent_kernel = w_hh.t().as_standard_layout().into_owned();
+    let mut rng = scratch_rng();
+    let layer: Box<dyn Layer<F>> = match spec.mode {
+        RnnMode::RnnTanh | RnnMode::RnnRelu => {
+            let act = if spec.mode == RnnMode::RnnTanh { Activation::Tanh } else { Activation::Relu };
+            let cfg = SimpleRnnConfig::new(input, h).with_activation(act);
+            let mut l = cfg.with_return_sequences(true).with_go_backwards(reverse).init::<F, _>(&mut rng)?;
+            l.set_weights(Weights { kernel, recurrent_kernel, bias: &b_ih + &b_hh, recurrent_bias: None })?;
+            Box::new(l)
+        }
+        RnnMode::Lstm => {
+            let cfg = LstmConfig::new(input, h).with_return_sequences(true).with_go_backwards(reverse);
+            let mut l = cfg.init::<F, _>(&mut rng)?;
+            l.set_weights(Weights { kernel, recurrent_kernel, bias: &b_ih + &b_hh, recurrent_bias: None })?;
+            Box::new(l)
+        }
+        RnnMode::Gru => {
+            let cfg = GruConfig::new(input, h).with_return_sequences(true).with_go_backwards(reverse);
+            let mut l = cfg.init::<F, _>(&mut rng)?;
+            l.set_weights(Weights { kernel, recurrent_kernel, bias: b_ih, recurrent_bias: Some(b_hh) })?;
+            Box::new(l)
+        }
+    };
+    Ok(layer)
+}
+
+impl<F: Float> TorchRnn<F> {
+    /// Imports the state dict of a PyTorch `mode` module. Its sizes, `num_layers`,
+    /// `bidirectional` and `bias` are read from the tensors; every tensor must be there
+    /// with PyTorch's shape, and no other key may be (use [`StateDict::scoped`] for a
+    /// submodule of a larger model). The `nonlinearity` of an `nn.RNN` is not in its
+    /// weights, hence `mode`.
+    ///
+    /// # Errors
+    /// * [`Error::Format`]: an empty dict, a missing key, a key that is not one of the
+    ///   module's (including `weight_hr_l*`: LSTM projections are not supported);
+    /// * [`Error::ShapeMismatch`] naming the key: a tensor of the wrong rank or shape
+    ///   (also what a state dict of another module gives, e.g. a GRU's imported as LSTM);
+    /// * [`Error::NonFinite`] naming the key: NaN or infinite weights;
+    /// * [`Error::InvalidConfig`]: `hidden_size` or `input_size` 0.
+    pub fn import(dict: &StateDict<F>, mode: RnnMode) -> Result<Self> {
+        let module = mode.module();
+        let mut num_layers = 0;
+        let (mut bidirectional, mut bias) = (false, false);
+        for name in dict.keys() {
+            let Some((p, k, reverse)) = parse_key(name) else {
+                let expected = if name.starts_with("weight_hr_l") {
+                    "no projection weights (proj_size > 0 is not supported)".to_string()
+                } else {
+                    format!("only {module} keys: weight_ih_l<k>, weight_hh_l<k>, bias_ih_l<k>, bias_hh_l<k>, each optionally with _reverse")
+                };
+                return Err(Error::format(format!("{module} state_dict key"), expected, format!("`{name}`")));
+            };
+            num_layers = num_layers.max(k.saturating_add(1));
+            bidirectional |= reverse;
+            bias |= p >= 2;
+        }
+        if num_layers == 0 {
+            return Err(missing("weight_ih_l0", module));
+        }
+        let (rows, hidden_size) = shape2(dict, "weight_hh_l0", module)?;
+        let (_, input_size) = shape2(dict, "weight_ih_l0", module)?;
+        if hidden_size.checked_mul(mode.gates()) != Some(rows) {
+            return Err(Error::shape(
+                format!(
+                    "{module} state_dict `weight_hh_l0` ({} gate blocks of hidden_size = {hidden_size} rows)",
+                    mode.gates()
+                ),
+                format!("({}, {hidden_size})", hidden_size.saturating_mul(mode.gates())),
+                format!("({rows}, {hidden_size})"),
+            ));
+        }
+        for (what, v) in [("hidden_size", hidden_size), ("input_size", input_size)] {
+            if v == 0 {
+                return Err(Error::config(format!("{module} {what}"), "at least 1", 0));
+            }
+        }
+        let spec = RnnSpec { mode, input_size, hidden_size, num_layers, bidirectional, bias };
+        // Every expected key present, checked before building anything; together with every
+        // key parsing as one of them, that also rules out extra keys.
+        for k in 0..num_layers {
+            for suffix in &SUFFIXES[..spec.directions()] {
+                for p in &PARAMS[..if bias { 4 } else { 2 }] {
+                    let key = format!("{p}_l{k}{suffix}");
+                    if dict.get(&key).is_none() {
+                        return Err(missing(&key, module));
+                    }
+                }
+            }
+        }
+        let mut layers = Vec::with_capacity(num_layers);
+        for k in 0..num_layers {
+            let forward = import_half(dict, &spec, k, false)?;
+            let layer: Box<dyn Layer<F>> = if bidirectional {
+                let backward = import_half(dict, &spec, k, true)?;
+                Box::new(Bidirectional::with_layers(forward, backward, MergeMode::Concat)?)
+            } else {
+                forward
+            };
+            layers.push(layer);
+        }
+        Ok(TorchRnn { spec, layers })
+    }
+
+    /// Wraps layers built in this crate as one PyTorch module (each must be exportable: see
+    /// [`export_recurrent`]). Every layer is switched to `return_sequences`, as PyTorch's
+    /// layers always return the whole sequence.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] as [`export_recurrent`].
+    pub fn from_layers(mut layers: Vec<Box<dyn Layer<F>>>) -> Result<Self> {
+        let spec = {
+            let refs: Vec<&dyn Layer<F>> = layers.iter().map(|l| l.as_ref()).collect();
+            spec_of(&refs)?.0
+        };
+        for layer in &mut layers {
+            if let Some(r) = layer.as_recurrent_mut() {
+                r.set_return_sequences(true);
+            } else if let Some(bi) = layer.as_any_mut().downcast_mut::<Bidirectional<F>>() {
+                bi.forward_layer_mut().set_return_sequences(true);
+                bi.backward_layer_mut().set_return_sequences(true);
+            }
+        }
+        Ok(TorchRnn { spec, layers })
+    }
+
+    /// The module's constructor arguments.
+    pub fn spec(&self) -> &RnnSpec {
+        &self.spec
+    }
+
+    /// The layers, one per PyTorch layer: a recurrent layer, or a [`Bidirectional`].
+    pub fn layers(&self) -> &[Box<dyn Layer<F>>] {
+        &self.layers
+    }
+
+    /// The layers, to add to a [`Sequential`] (with `add_boxed`) or use on their own.
+    pub fn into_layers(self) -> Vec<Box<dyn Layer<F>>> {
+        self.layers
+    }
+
+    /// A [`Sequential`] of the layers for sequences of `timesteps` steps (any length runs;
+    /// `timesteps` is what `summary()` shows).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if `timesteps` is 0.
+    pub fn into_sequential(self, timesteps: usize) -> Result<Sequential<F>> {
+        let mut model = Sequential::new(&[timesteps, self.spec.input_size])?;
+        for layer in self.layers {
+            model.add_boxed(layer)?;
+        }
+        Ok(model)
+    }
+
+    /// The module's state dict, with PyTorch's keys, shapes and order (see
+    /// [`export_recurrent`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if a layer was changed through [`TorchRnn::layers`]'s
+    /// owner into something PyTorch cannot represent (never for an imported module).
+    pub fn export(&self) -> Result<StateDict<F>> {
+        let refs: Vec<&dyn Layer<F>> = self.layers.iter().map(|l| l.as_ref()).collect();
+        export_recurrent(&refs)
+    }
+
+    /// Runs the module as PyTorch's `module(x, h0)` (LSTM: `module(x, (h0, c0))`) in
+    /// inference mode.
+    ///
+    /// # Shapes
+    /// `x` `(B, T, input_size)`; `h0`, `c0` `(num_layers·D, B, H)`, zeros when `None`
+    /// (entry `k·D + d` is layer `k`, direction `d`).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] for an `x`, `h0` or `c0` of the wrong shape, or a `c0` for a
+    /// module without cell state; [`Error::Empty`] or [`Error::NonFinite`] as the layers'
+    /// forward passes.
+    pub fn forward(
+        &mut self,
+        x: ArrayView3<'_, F>,
+        h0: Option<ArrayView3<'_, F>>,
+        c0: Option<ArrayView3<'_, F>>,
+    ) -> Result<TorchRnnOutput<F>> {
+        let spec = self.spec;
+        let module = spec.mode.module();
+        let (batch, _, feats) = x.dim();
+        if feats != spec.input_size {
+            return Err(Error::shape(
+                format!("{module} input"),
+                format!("(B, T, {})", spec.input_size),
+                fmt_shape(x.shape()),
+            ));
+        }
+        let d = spec.directions();
+        let want = [spec.num_layers * d, batch, spec.hidden_size];
+        for (what, s) in [("h0", &h0), ("c0", &c0)] {
+            if let Some(s) = s {
+                if what == "c0" && !spec.mode.has_cell_state() {
+                    return Err(Error::shape(
+                        format!("{module} c0 (only nn.LSTM has a cell state)"),
+                        "none",
+                        fmt_shape(s.shape()),
+                    ));
+                }
+                if s.shape() != want {
+                    return Err(Error::shape(format!("{module} {what}"), fmt_shape(&want), fmt_shape(s.shape())));
+                }
+            }
+        }
+        let state = |i: usize| -> Option<State<F>> {
+            if h0.is_none() && c0.is_none() {
+                return None;
+            }
+            let zeros = || Array2::zeros((batch, spec.hidden_size));
+            let h = h0.as_ref().map(|a| a.index_axis(Axis(0), i).to_owned()).unwrap_or_else(zeros);
+            let c = spec
+                .mode
+                .has_cell_state()
+                .then(|| c0.as_ref().map(|a| a.index_axis(Axis(0), i).to_owned()).unwrap_or_else(zeros));
+            Some(State { h, c })
+        };
+        let mut input = x.to_owned();
+        let mut finals: Vec<State<F>> = Vec::with_capacity(want[0]);
+        for (k, layer) in self.layers.iter_mut().enumerate() {
+            let out = if let Some(bi) = layer.as_any_mut().downcast_mut::<Bidirectional<F>>() {
+                let (fs, bs) = (state(k * d), state(k * d + 1));
+                let out = bi.forward_with_states(input.view(), fs.as_ref(), bs.as_ref(), Mode::Infer)?;
+                finals.extend(bi.forward_layer().final_state().cloned());
+                finals.extend(bi.backward_layer().final_state().cloned());
+                out
+            } else if let Some(r) = layer.as_recurrent_mut() {
+                let s = state(k * d);
+                let out = r.forward_with_state(input.view(), s.as_ref(), Mode::Infer)?;
+                finals.extend(r.final_state().cloned());
+                out
+            } else {
+                return Err(Error::config("TorchRnn layer", "a recurrent or Bidirectional layer", layer.kind()));
+            };
+            input = out.into_dimensionality::<Ix3>().map_err(|e| {
+                Error::shape(format!("{module} layer {k} output"), "(B, T, D·H): rank 3", e.to_string())
+            })?;
+        }
+        if finals.len() != want[0] {
+            return Err(Error::shape(format!("{module} final states"), want[0].to_string(), finals.len().to_string()));
+        }
+        let stack_of = |parts: Vec<ndarray::ArrayView2<'_, F>>| {
+            stack(Axis(0), &parts).map_err(|e| Error::shape(format!("{module} h_n"), fmt_shape(&want), e.to_string()))
+        };
+        let h_n = stack_of(finals.iter().map(|s| s.h.view()).collect())?;
+        let c_n = if spec.mode.has_cell_state() {
+            let cs = finals.iter().map(|s| s.c.as_ref().map(|c| c.view())).collect::<Option<Vec<_>>>();
+            Some(stack_of(cs.ok_or_else(|| Error::shape(format!("{module} c_n"), "a cell state", "none"))?)?)
+        } else {
+            None
+        };
+        Ok(TorchRnnOutput { output: input, h_n, c_n })
+    }
+}
+
+/// Imports an `nn.RNN`; `nonlinearity` is its constructor argument ([`Activation::Tanh`]
+/// or [`Activation::Relu`]), which the weights do not record.
+///
+/// # Errors
+/// [`Error::InvalidConfig`] for another activation; otherwise as [`TorchRnn::import`].
+pub fn import_rnn<F: Float>(dict: &StateDict<F>, nonlinearity: Activation) -> Result<TorchRnn<F>> {
+    let mode = match nonlinearity {
+        Activation::Tanh => RnnMode::RnnTanh,
+        Activation::Relu => RnnMode::RnnRelu,
+        other => return Err(Error::config("nn.RNN nonlinearity", "tanh or relu", other)),
+    };
+    TorchRnn::import(dict, mode)
+}
+
+/// Imports an `nn.LSTM` (see [`TorchRnn::import`]).
+///
+/// # Errors
+/// As [`TorchRnn::import`].
+pub fn import_lstm<F: Float>(dict: &StateDict<F>) -> Result<TorchRnn<F>> {
+    TorchRnn::import(dict, RnnMode::Lstm)
+}
+
+/// Imports an `nn.GRU` (see [`TorchRnn::import`]) into GRU layers with `reset_after`.
+///
+/// # Errors
+/// As [`TorchRnn::import`].
+pub fn import_gru<F: Float>(dict: &StateDict<F>) -> Result<TorchRnn<F>> {
+    TorchRnn::import(dict, RnnMode::Gru)
+}
+
+// ───────────────────────────── nn.Linear ─────────────────────────────
+
+/// Imports an `nn.Linear`: `weight` `(out, in)` becomes the kernel `(in, out)`; `bias`
+/// `(out)` the bias (zeros when the module was built with `bias=False`). The layer is
+/// linear (PyTorch puts activations in separate modules).
+///
+/// # Errors
+/// [`Error::Format`] for a missing `weight` or a key other than `weight` and `bias`;
+/// [`Error::ShapeMismatch`] or [`Error::NonFinite`] naming the key;
+/// [`Error::InvalidConfig`] for a zero-sized weight.
+pub fn import_linear<F: Float>(dict: &StateDict<F>) -> Result<Dense<F>> {
+    let module = "nn.Linear";
+    if let Some(k) = dict.keys().find(|k| *k != "weight" && *k != "bias") {
+        return Err(Error::format(format!("{module} state_dict key"), "only `weight` and `bias`", format!("`{k}`")));
+    }
+    let (out, inp) = shape2(dict, "weight", module)?;
+    let mut dense = DenseConfig::new(inp, out).init::<F, _>(&mut scratch_rng())?;
+    let weight = tensor2(dict, "weight", module, [out, inp])?;
+    let bias = match dict.get("bias") {
+        Some(_) => tensor1(dict, "bias", module, out)?,
+        None => Array1::zeros(out),
+    };
+    dense.set_kernel(weight.t().as_standard_layout().into_owned())?;
+    dense.set_bias(bias)?;
+    Ok(dense)
+}
+
+/// Exports a [`Dense`] layer as an `nn.Linear` state dict: `weight` = kernelᵀ `(out, in)`,
+/// `bias` `(out)`.
+///
+/// # Errors
+/// [`Error::InvalidConfig`] unless the layer is linear (`nn.Linear` has no activation).
+pub fn export_linear<F: Float>(dense: &Dense<F>) -> Result<StateDict<F>> {
+    let act = dense.config().activation;
+    if act != Activation::Linear {
+        return Err(Error::config(
+            format!("{} activation for PyTorch export as nn.Linear", dense.name()),
+            "linear (nn.Linear has none; add the activation as its own PyTorch module)",
+            act,
+        ));
+    }
+    let mut dict = StateDict::new();
+    dict.insert("weight", dense.kernel().t().to_owned().into_dyn())?;
+    dict.insert("bias", dense.bias().clone().into_dyn())?;
+    Ok(dict)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_parse_only_in_pytorch_spelling() {
+        assert_eq!(parse_key("weight_ih_l0"), Some((0, 0, false)));
+        assert_eq!(parse_key("bias_hh_l12_reverse"), Some((3, 12, true)));
+        for bad in ["weight_ih_l", "weight_ih_l01", "weight_ih_l+1", "weight_ih_l0_reversed", "weight_hr_l0", "x"] {
+            assert_eq!(parse_key(bad), None, "{bad}");
+        }
+        assert_eq!(parse_key("weight_ih_l99999999999999999999999"), None);
+    }
+
+    #[test]
+    fn spec_keys_follow_pytorch_order() {
+        let spec = RnnSpec {
+            mode: RnnMode::Gru,
+            input_size: 3,
+            hidden_size: 4,
+            num_layers: 2,
+            bidirectional: true,
+            bias: true,
+        };
+        let keys: Vec<String> = spec.keys().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys.len(), 16);
+        assert_eq!(&keys[..5], ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_ih_l0_reverse"]);
+        assert_eq!(spec.keys()[8].1, vec![12, 8]);
+    }
+}
