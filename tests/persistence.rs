@@ -503,3 +503,29 @@ fn reading_a_missing_file_is_an_io_error() {
     let e = json::load::<f64>(dir.path("nope.json")).unwrap_err();
     assert!(matches!(&e, Error::Io { kind: std::io::ErrorKind::NotFound, path, .. } if path.ends_with("nope.json")));
 }
+
+/// Token models: Embedding (mask_zero) and Masking round-trip, masks included, and a real
+/// optimiser's state travels with the model.
+#[test]
+fn embedding_and_masking_models_round_trip_with_adam_state() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut m = Sequential::<f32>::new(&[6]).unwrap();
+    m.add(EmbeddingConfig::new(9, 4).with_mask_zero(true).init(&mut rng).unwrap()).unwrap();
+    m.add(Masking::new(0.25)).unwrap();
+    m.add(GruConfig::new(4, 3).init(&mut rng).unwrap()).unwrap();
+    m.add(DenseConfig::new(3, 1).init(&mut rng).unwrap()).unwrap();
+    let ids = ndarray::array![[0.0f32, 0.0, 3.0, 8.0, 1.0, 2.0], [5.0, 4.0, 3.0, 2.0, 1.0, 7.0]];
+    let y = ndarray::array![[1.0f32], [0.0]];
+    let mut adam = Adam::new(0.01);
+    m.train_step(&ids, &y, &Mse, &mut adam).unwrap();
+    let before = m.predict(&ids).unwrap();
+    let bytes = json::to_vec_with_optimizer(&m, &adam).unwrap();
+    let (mut back, state) = json::from_slice_with_optimizer::<f32, Adam<f32>>(&bytes).unwrap();
+    let mut state = state.expect("the optimiser state was saved");
+    assert_eq!(back.predict(&ids).unwrap(), before);
+    assert_eq!(back.summary(), m.summary());
+    // Both continue identically: same weights, same optimiser moments.
+    m.train_step(&ids, &y, &Mse, &mut adam).unwrap();
+    back.train_step(&ids, &y, &Mse, &mut state).unwrap();
+    assert_eq!(back.predict(&ids).unwrap(), m.predict(&ids).unwrap());
+}

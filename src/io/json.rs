@@ -68,8 +68,8 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::io::file;
 use crate::layers::{
-    Bidirectional, Cell, Dense, DenseConfig, Gru, GruConfig, Layer, Lstm, LstmConfig, MergeMode, SimpleRnn,
-    SimpleRnnCell, SimpleRnnConfig,
+    Bidirectional, Cell, Dense, DenseConfig, Embedding, EmbeddingConfig, Gru, GruConfig, Layer, Lstm, LstmConfig,
+    Masking, MergeMode, SimpleRnn, SimpleRnnCell, SimpleRnnConfig,
 };
 use crate::model::Sequential;
 use crate::shape::{fmt_index, fmt_shape};
@@ -140,6 +140,8 @@ registry! {
     "LSTM" => Lstm,
     "GRU" => Gru,
     "Bidirectional" => Bidirectional,
+    "Embedding" => Embedding,
+    "Masking" => Masking,
 }
 
 fn json_error(what: &str, e: &serde_json::Error) -> Error {
@@ -238,6 +240,49 @@ impl<F: Float> Persist<F> for Dense<F> {
 
     fn from_config(c: &DenseConfig) -> Result<Self> {
         c.init(&mut placeholder_rng())
+    }
+}
+
+impl<F: Float> Persist<F> for Embedding<F> {
+    type Config = EmbeddingConfig;
+
+    fn config(&self) -> Result<EmbeddingConfig> {
+        Ok(Embedding::config(self).clone())
+    }
+
+    fn param_shapes(c: &EmbeddingConfig) -> Result<Shapes> {
+        Ok(vec![("embeddings".to_string(), vec![c.vocab_size, c.dim])])
+    }
+
+    fn from_config(c: &EmbeddingConfig) -> Result<Self> {
+        c.init(&mut placeholder_rng())
+    }
+}
+
+/// `Masking`'s configuration in a model file: its padding value, as an `f64` (exact for
+/// `f32` too).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MaskingConfig {
+    mask_value: f64,
+}
+
+impl<F: Float> Persist<F> for Masking<F> {
+    type Config = MaskingConfig;
+
+    fn config(&self) -> Result<MaskingConfig> {
+        Ok(MaskingConfig { mask_value: self.mask_value().to_f64_exact() })
+    }
+
+    fn param_shapes(_: &MaskingConfig) -> Result<Shapes> {
+        Ok(Vec::new())
+    }
+
+    fn from_config(c: &MaskingConfig) -> Result<Self> {
+        if !c.mask_value.is_finite() {
+            return Err(Error::format("Masking mask_value", "a finite number", c.mask_value));
+        }
+        Ok(Masking::new(F::of(c.mask_value)))
     }
 }
 
