@@ -547,3 +547,54 @@ fn layers_pytorch_cannot_represent_are_refused_on_export() {
     assert!(recurrent::io::torch::export_recurrent::<f64>(&[]).is_err());
     assert!(TorchRnn::<f64>::from_layers(vec![Box::new(cho)]).is_err());
 }
+
+// ───────────────────────────── fuzz findings ─────────────────────────────
+
+/// What the `safetensors` fuzz target does with an input: every importer, and what imports
+/// must export, import back with the same weights, and run (or refuse an overflow).
+fn exercise<F: Float>(bytes: &[u8]) -> Vec<recurrent::Result<()>> {
+    let mut runs = Vec::new();
+    let Ok(dict) = StateDict::<F>::from_bytes(bytes) else { return runs };
+    for mode in [RnnMode::RnnTanh, RnnMode::RnnRelu, RnnMode::Lstm, RnnMode::Gru] {
+        let Ok(mut rnn) = TorchRnn::import(&dict, mode) else { continue };
+        let back =
+            TorchRnn::import(&StateDict::<F>::from_bytes(&rnn.export().unwrap().to_bytes().unwrap()).unwrap(), mode)
+                .expect("export → import");
+        let w = |r: &TorchRnn<F>| {
+            let mut v = Vec::new();
+            r.layers().iter().for_each(|l| l.visit_params(&mut |p| v.push(p.value.to_owned())));
+            v
+        };
+        assert_eq!(w(&back), w(&rnn));
+        let x = Array3::<F>::from_elem((2, 3, rnn.spec().input_size), F::of(0.25));
+        runs.push(rnn.forward(x.view(), None, None).map(|_| ()));
+    }
+    runs
+}
+
+#[test]
+fn fuzz_findings_for_safetensors_stay_fixed() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_regressions/safetensors");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("regression folder") {
+        let bytes = std::fs::read(entry.expect("entry").path()).expect("read");
+        for r in exercise::<f32>(&bytes).into_iter().chain(exercise::<f64>(&bytes)) {
+            assert!(matches!(r, Ok(()) | Err(Error::NonFinite { .. })), "{r:?}");
+        }
+        n += 1;
+    }
+    assert!(n >= 1);
+    // Finding 1: a 2-layer relu RNN whose layer 0 overflows f32 to inf; layer 1 refuses that
+    // input, and the error says which PyTorch layer.
+    let bytes = std::fs::read(dir.join("relu_overflow_between_layers.safetensors")).expect("read");
+    let mut rnn =
+        import_rnn(&StateDict::<f32>::from_bytes(&bytes).expect("valid file"), Activation::Relu).expect("imports");
+    let x = Array3::<f32>::from_elem((2, 3, rnn.spec().input_size), 0.25);
+    match rnn.forward(x.view(), None, None).unwrap_err() {
+        Error::NonFinite { what, value, .. } => {
+            assert_eq!(what, "nn.RNN layer 1: simple_rnn_l1 input");
+            assert_eq!(value, "inf");
+        }
+        other => panic!("{other:?}"),
+    }
+}

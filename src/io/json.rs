@@ -66,6 +66,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::float::Float;
+use crate::io::context::within;
 use crate::io::file;
 use crate::layers::{
     Bidirectional, Cell, Dense, DenseConfig, Embedding, EmbeddingConfig, Gru, GruConfig, Layer, Lstm, LstmConfig,
@@ -186,22 +187,6 @@ fn shapes_as<F: Float, L: Persist<F>>(v: &Value) -> Result<Shapes> {
 
 fn build_as<F: Float, L: Persist<F>>(v: &Value) -> Result<Box<dyn Layer<F>>> {
     Ok(Box::new(L::from_config(&parse_as::<F, L>(v)?)?))
-}
-
-/// Prefixes the `what` of an error with where in the file it arose.
-fn within(ctx: &str, e: Error) -> Error {
-    let join = |what: String| if what.is_empty() { ctx.to_string() } else { format!("{ctx} {what}") };
-    match e {
-        Error::ShapeMismatch { what, expected, got } => Error::ShapeMismatch { what: join(what), expected, got },
-        Error::Empty { what, axis, shape } => Error::Empty { what: join(what), axis, shape },
-        Error::InvalidConfig { what, expected, got } => Error::InvalidConfig { what: join(what), expected, got },
-        Error::NonFinite { what, index, value } => Error::NonFinite { what: join(what), index, value },
-        Error::OutOfRange { what, expected, got, index } => {
-            Error::OutOfRange { what: join(what), expected, got, index }
-        }
-        Error::Format { what, expected, got } => Error::Format { what: join(what), expected, got },
-        other => other,
-    }
 }
 
 /// The same seed every time: whatever it draws is overwritten by the file's weights.

@@ -13,6 +13,7 @@
 //! layer and return an [`crate::Error`] (never a panic) for any file, however malformed.
 //! `docs/interop.md` gives the file format and the PyTorch mapping table.
 
+mod context;
 mod file;
 pub mod json;
 pub mod torch;

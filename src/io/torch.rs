@@ -65,6 +65,7 @@ use safetensors::{Dtype, SafeTensorError, SafeTensors, View};
 use crate::activation::Activation;
 use crate::error::{Error, Result};
 use crate::float::Float;
+use crate::io::context::within;
 use crate::io::file;
 use crate::layers::{
     Bidirectional, Dense, DenseConfig, Gru, GruConfig, Layer, Lstm, LstmConfig, MergeMode, Mode, SimpleRnn,
@@ -741,22 +742,29 @@ fn import_half<F: Float>(dict: &StateDict<F>, spec: &RnnSpec, k: usize, reverse:
             let cfg = SimpleRnnConfig::new(input, h).with_activation(act);
             let mut l = cfg.with_return_sequences(true).with_go_backwards(reverse).init::<F, _>(&mut rng)?;
             l.set_weights(Weights { kernel, recurrent_kernel, bias: &b_ih + &b_hh, recurrent_bias: None })?;
-            Box::new(l)
+            named(l, k, reverse)
         }
         RnnMode::Lstm => {
             let cfg = LstmConfig::new(input, h).with_return_sequences(true).with_go_backwards(reverse);
             let mut l = cfg.init::<F, _>(&mut rng)?;
             l.set_weights(Weights { kernel, recurrent_kernel, bias: &b_ih + &b_hh, recurrent_bias: None })?;
-            Box::new(l)
+            named(l, k, reverse)
         }
         RnnMode::Gru => {
             let cfg = GruConfig::new(input, h).with_return_sequences(true).with_go_backwards(reverse);
             let mut l = cfg.init::<F, _>(&mut rng)?;
             l.set_weights(Weights { kernel, recurrent_kernel, bias: b_ih, recurrent_bias: Some(b_hh) })?;
-            Box::new(l)
+            named(l, k, reverse)
         }
     };
     Ok(layer)
+}
+
+/// Boxes a layer named after its PyTorch weights: `lstm_l1`, `lstm_l1_reverse`.
+fn named<F: Float, L: Layer<F> + 'static>(mut layer: L, k: usize, reverse: bool) -> Box<dyn Layer<F>> {
+    let base = layer.name().to_string();
+    layer.set_name(format!("{base}_l{k}{}", SUFFIXES[usize::from(reverse)]));
+    Box::new(layer)
 }
 
 impl<F: Float> TorchRnn<F> {
@@ -828,7 +836,9 @@ impl<F: Float> TorchRnn<F> {
             let forward = import_half(dict, &spec, k, false)?;
             let layer: Box<dyn Layer<F>> = if bidirectional {
                 let backward = import_half(dict, &spec, k, true)?;
-                Box::new(Bidirectional::with_layers(forward, backward, MergeMode::Concat)?)
+                let mut bi = Bidirectional::with_layers(forward, backward, MergeMode::Concat)?;
+                bi.set_name(format!("bidirectional_l{k}"));
+                Box::new(bi)
             } else {
                 forward
             };
@@ -908,7 +918,9 @@ impl<F: Float> TorchRnn<F> {
     /// # Errors
     /// [`Error::ShapeMismatch`] for an `x`, `h0` or `c0` of the wrong shape, or a `c0` for a
     /// module without cell state; [`Error::Empty`] or [`Error::NonFinite`] as the layers'
-    /// forward passes.
+    /// forward passes, prefixed with the layer (`"nn.RNN layer 1: ..."`). `NonFinite` also
+    /// comes when one layer's output overflows to infinity (weights too large for the
+    /// dtype, a relu RNN that explodes) and the next layer refuses that input.
     pub fn forward(
         &mut self,
         x: ArrayView3<'_, F>,
@@ -956,15 +968,18 @@ impl<F: Float> TorchRnn<F> {
         let mut input = x.to_owned();
         let mut finals: Vec<State<F>> = Vec::with_capacity(want[0]);
         for (k, layer) in self.layers.iter_mut().enumerate() {
+            let ctx = format!("{module} layer {k}:");
             let out = if let Some(bi) = layer.as_any_mut().downcast_mut::<Bidirectional<F>>() {
                 let (fs, bs) = (state(k * d), state(k * d + 1));
-                let out = bi.forward_with_states(input.view(), fs.as_ref(), bs.as_ref(), Mode::Infer)?;
+                let out = bi
+                    .forward_with_states(input.view(), fs.as_ref(), bs.as_ref(), Mode::Infer)
+                    .map_err(|e| within(&ctx, e))?;
                 finals.extend(bi.forward_layer().final_state().cloned());
                 finals.extend(bi.backward_layer().final_state().cloned());
                 out
             } else if let Some(r) = layer.as_recurrent_mut() {
                 let s = state(k * d);
-                let out = r.forward_with_state(input.view(), s.as_ref(), Mode::Infer)?;
+                let out = r.forward_with_state(input.view(), s.as_ref(), Mode::Infer).map_err(|e| within(&ctx, e))?;
                 finals.extend(r.final_state().cloned());
                 out
             } else {
