@@ -8,7 +8,11 @@ use common::examples::{number_after, run};
 
 #[test]
 fn sine_forecast_quick_run_prints_summary_table_and_mses() {
-    let out = run("sine_forecast", &["--quick"]);
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("example_sine_forecast_plots");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("plot folder");
+    let dir_arg = dir.to_str().expect("utf-8 path");
+    let out = run("sine_forecast", &["--quick", "--plots", dir_arg]);
     assert!(out.contains("simple_rnn (SimpleRNN)      (None, 3)                 15"), "{out}");
     assert!(out.contains("Total params: 19"), "{out}");
     // All 15 windows are listed with target and prediction.
@@ -24,8 +28,25 @@ fn sine_forecast_quick_run_prints_summary_table_and_mses() {
     assert!(train < 0.05, "lecture MSE {train}");
     let test = number_after(&out, "test MSE (the last 40 points, never seen):");
     assert!(test < 0.05, "held-out MSE {test}");
+    // The series is fixed by the seed, so the persistence baseline is too; the model beats it.
+    let naive = number_after(&out, "persistence baseline (next = last) on the test:");
+    assert_eq!(naive, 0.030250, "{out}");
+    assert!(test < naive, "test MSE {test} vs persistence {naive}");
+    assert!(out.contains("train windows: 155 (124 fitted, the last 31 for validation), test windows: 40"), "{out}");
+    let free = number_after(&out, "own predictions fed back): MSE");
+    assert!(free.is_finite() && free >= 0.0, "free-running MSE {free}");
+    // The summary repeats the two MSEs.
+    assert_eq!(number_after(&out, "lecture train MSE"), train);
+    assert_eq!(number_after(&out, "held-out test MSE"), test);
+    // The plots: written, SVG, and named in the output.
+    for name in ["sine_forecast_lecture", "sine_forecast_lecture_loss", "sine_forecast_series", "sine_forecast_loss"] {
+        let path = dir.join(format!("{name}.svg"));
+        let svg = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(svg.starts_with("<svg"), "{name}.svg starts with {:?}", &svg[..svg.len().min(40)]);
+        assert!(out.contains(&format!("plot: {}", path.display())), "{out}");
+    }
     // Deterministic from its seed: a second run prints the same numbers.
-    let again = run("sine_forecast", &["--quick"]);
+    let again = run("sine_forecast", &["--quick", "--plots", dir_arg]);
     let strip = |s: &str| s.lines().filter(|l| !l.starts_with("finished in")).collect::<Vec<_>>().join("\n");
     assert_eq!(strip(&out), strip(&again));
 }
