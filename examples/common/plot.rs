@@ -51,10 +51,10 @@ pub fn line_chart(
     for (x, y) in pts.filter(|(x, y)| x.is_finite() && y.is_finite()) {
         (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
     }
-    if !(x0 < x1) {
+    if x0.partial_cmp(&x1) != Some(std::cmp::Ordering::Less) {
         (x0, x1) = (x0 - 0.5, x0 + 0.5);
     }
-    if !(y0 < y1) {
+    if y0.partial_cmp(&y1) != Some(std::cmp::Ordering::Less) {
         (y0, y1) = (y0 - 0.5, y0 + 0.5);
     }
     let pad = (y1 - y0) * 0.05;
