@@ -328,11 +328,11 @@ fn wrong_format_or_version_is_refused_first() {
 #[test]
 fn unknown_kind_unknown_fields_and_wrong_dtype_are_named() {
     let mut v = small_file();
-    v["layers"][1]["kind"] = json!("Embedding");
+    v["layers"][1]["kind"] = json!("Conv1D");
     let [what, expected, got] = format_err(err_of(&v));
     assert_eq!(what, "model file layer 1 (dense) kind");
     assert!(expected.contains("LSTM") && expected.contains("Bidirectional"), "{expected}");
-    assert_eq!(got, "\"Embedding\"");
+    assert_eq!(got, "\"Conv1D\"");
 
     let mut v = small_file();
     v["layers"][0]["config"]["peepholes"] = json!(true);
