@@ -15,9 +15,16 @@ struct Run {
     trace: Vec<f64>,
 }
 
-fn run(layer: &mut dyn RecurrentLayer<f64>, x: &Array3<f64>, h0: &State<f64>, g: &ArrayD<f64>, gf: &State<f64>) -> Run {
+fn run(
+    layer: &mut dyn RecurrentLayer<f64>,
+    x: &Array3<f64>,
+    mask: Option<&Array2<bool>>,
+    h0: &State<f64>,
+    g: &ArrayD<f64>,
+    gf: &State<f64>,
+) -> Run {
     layer.zero_grad();
-    let out = layer.forward_with_state(x.view(), Some(h0), Mode::Train).unwrap();
+    let out = layer.forward_masked_with_state(x.view(), mask.map(|m| m.view()), Some(h0), Mode::Train).unwrap();
     let dx = layer.backward_with_state(g.view(), Some(gf)).unwrap();
     let mut grads = Vec::new();
     layer.visit_params(&mut |p| grads.push(p.grad.to_owned()));
@@ -64,23 +71,28 @@ fn two_threads_match_one() {
         let gshape = if layer.return_sequences() { vec![b, t, h] } else { vec![b, h] };
         let g = ArrayD::from_shape_fn(gshape, |_| rng.random::<f64>() - 0.5);
 
-        recurrent::set_num_threads(1);
-        let one = run(layer.as_mut(), &x, &h0, &g, &gf);
-        recurrent::set_num_threads(2);
-        let two = run(layer.as_mut(), &x, &h0, &g, &gf);
-        recurrent::set_num_threads(1);
+        // Also with a mask of leading, trailing and interior padding (and one empty row).
+        let mask = Array2::from_shape_fn((b, t), |(p, q)| p != 3 && (q + 2 * p) % 7 != 0 && q >= p % 5);
+        for (mask, what) in [(None, ""), (Some(&mask), " (masked)")] {
+            recurrent::set_num_threads(1);
+            let one = run(layer.as_mut(), &x, mask, &h0, &g, &gf);
+            recurrent::set_num_threads(2);
+            let two = run(layer.as_mut(), &x, mask, &h0, &g, &gf);
+            recurrent::set_num_threads(1);
+            let name = format!("{name}{what}");
 
-        assert_eq!(one.out, two.out, "{name}: output");
-        assert_eq!(one.fin, two.fin, "{name}: final state");
-        assert_eq!(one.dx, two.dx, "{name}: dx");
-        assert_eq!(one.d0, two.d0, "{name}: initial-state gradient");
-        for (k, (a, c)) in one.grads.iter().zip(&two.grads).enumerate() {
-            for (u, v) in a.iter().zip(c) {
-                assert!((u - v).abs() <= 1e-12 * (1.0 + u.abs()), "{name}: parameter {k} gradient {u} vs {v}");
+            assert_eq!(one.out, two.out, "{name}: output");
+            assert_eq!(one.fin, two.fin, "{name}: final state");
+            assert_eq!(one.dx, two.dx, "{name}: dx");
+            assert_eq!(one.d0, two.d0, "{name}: initial-state gradient");
+            for (k, (a, c)) in one.grads.iter().zip(&two.grads).enumerate() {
+                for (u, v) in a.iter().zip(c) {
+                    assert!((u - v).abs() <= 1e-12 * (1.0 + u.abs()), "{name}: parameter {k} gradient {u} vs {v}");
+                }
             }
-        }
-        for (u, v) in one.trace.iter().zip(&two.trace) {
-            assert!((u - v).abs() <= 1e-12 * (1.0 + u.abs()), "{name}: trace {u} vs {v}");
+            for (u, v) in one.trace.iter().zip(&two.trace) {
+                assert!((u - v).abs() <= 1e-12 * (1.0 + u.abs()), "{name}: trace {u} vs {v}");
+            }
         }
     }
 
