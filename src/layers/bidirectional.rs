@@ -305,16 +305,7 @@ impl<F: Float> Layer<F> for Bidirectional<F> {
     }
 
     fn forward(&mut self, input: ArrayViewD<'_, F>, mode: Mode) -> Result<ArrayD<F>> {
-        let shape = input.shape().to_vec();
-        let x = input.into_dimensionality::<Ix3>().map_err(|_| {
-            Error::shape(
-                format!("{} input", self.name),
-                format!("(B, T, {}): rank 3", self.forward.input_size()),
-                format!("{} (rank {})", fmt_shape(&shape), shape.len()),
-            )
-        })?;
-        let (fs, bs) = (self.forward.initial_state().cloned(), self.backward.initial_state().cloned());
-        self.forward_with_states(x, fs.as_ref(), bs.as_ref(), mode)
+        self.forward_masked(input, None, mode)
     }
 
     fn forward_masked(

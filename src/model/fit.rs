@@ -498,6 +498,19 @@ impl Progress {
     }
 }
 
+/// The number of samples (first axis) of `x`, after checking `y` has as many.
+fn same_samples<F: Float>(what: &str, whose: &str, x: &ArrayViewD<'_, F>, y: &ArrayViewD<'_, F>) -> Result<usize> {
+    let (n, ny) = (x.shape().first().copied().unwrap_or(0), y.shape().first().copied().unwrap_or(0));
+    if ny != n {
+        return Err(Error::shape(
+            format!("{what}: samples must equal {whose}"),
+            format!("{n} samples"),
+            format!("{ny} (y has shape {})", fmt_shape(y.shape())),
+        ));
+    }
+    Ok(n)
+}
+
 /// Predictions and targets of the positions a loss counts, gathered over batches so metrics
 /// can be computed over the whole epoch.
 #[derive(Default)]
@@ -594,14 +607,7 @@ impl<F: Float> Sequential<F> {
                 "on",
             ));
         }
-        let n = x.shape().first().copied().unwrap_or(0);
-        if y.shape().first().copied().unwrap_or(0) != n {
-            return Err(Error::shape(
-                format!("{} fit targets y: samples must equal x's", self.name()),
-                format!("{n} samples"),
-                format!("{} (y has shape {})", y.shape().first().copied().unwrap_or(0), fmt_shape(y.shape())),
-            ));
-        }
+        let n = same_samples(&format!("{} fit targets y", self.name()), "x's", &x, &y)?;
         check_finite("fit input x", &x)?;
         check_finite("fit targets y", &y)?;
         let (n_train, val) = match &config.validation {
@@ -625,14 +631,7 @@ impl<F: Float> Sequential<F> {
             }
             Validation::Data(data) => {
                 let (xv, yv) = &**data;
-                let nv = xv.shape().first().copied().unwrap_or(0);
-                if yv.shape().first().copied().unwrap_or(0) != nv {
-                    return Err(Error::shape(
-                        "validation targets: samples must equal the validation inputs'",
-                        format!("{nv} samples"),
-                        fmt_shape(yv.shape()),
-                    ));
-                }
+                same_samples("validation targets", "the validation inputs'", &xv.view(), &yv.view())?;
                 (n, Some((xv.clone(), yv.clone())))
             }
         };
@@ -751,14 +750,7 @@ impl<F: Float> Sequential<F> {
         if batch_size == 0 {
             return Err(Error::config("batch size", "at least 1", 0));
         }
-        let n = x.shape().first().copied().unwrap_or(0);
-        if y.shape().first().copied().unwrap_or(0) != n {
-            return Err(Error::shape(
-                format!("{} targets y: samples must equal x's", self.name()),
-                format!("{n} samples"),
-                fmt_shape(y.shape()),
-            ));
-        }
+        let n = same_samples(&format!("{} targets y", self.name()), "x's", &x, &y)?;
         if n == 0 {
             return Err(Error::Empty {
                 what: "evaluation input x".into(),

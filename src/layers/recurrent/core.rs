@@ -1113,18 +1113,7 @@ impl<F: Float, C: Cell<F>> Layer<F> for Recurrent<F, C> {
     }
 
     fn forward(&mut self, input: ArrayViewD<'_, F>, mode: Mode) -> Result<ArrayD<F>> {
-        let shape = input.shape().to_vec();
-        let x = input.into_dimensionality::<Ix3>().map_err(|_| {
-            Error::shape(
-                format!("{} input", self.name),
-                format!("(B, T, {}): rank 3", self.input_size),
-                format!("{} (rank {})", fmt_shape(&shape), shape.len()),
-            )
-        })?;
-        let init = self.initial_state.take();
-        let out = self.forward_with_state(x, init.as_ref(), mode);
-        self.initial_state = init;
-        out
+        Layer::forward_masked(self, input, None, mode)
     }
 
     fn forward_masked(
