@@ -110,6 +110,29 @@ pub enum Error {
         got: String,
     },
 
+    /// A size the caller chose (units, a vocabulary, a padded length, a number of classes, or
+    /// a product of them) is over the crate's explicit limit, or its arithmetic overflows.
+    /// Checked before anything is allocated.
+    #[error("{what} is too large: at most {limit}, got {got}")]
+    TooLarge {
+        /// What was being sized, e.g. `"LSTM recurrent_kernel (H, 4·H) elements"`.
+        what: String,
+        /// The largest accepted value.
+        limit: String,
+        /// The value that came (or the factors whose product overflowed).
+        got: String,
+    },
+
+    /// Memory for a buffer could not be reserved (the system refused the allocation). The
+    /// model, layer or optimiser is unchanged.
+    #[error("out of memory: could not allocate {bytes} bytes for {what}")]
+    OutOfMemory {
+        /// What was being allocated, e.g. `"lstm workspace gx (T·B, G·H)"`.
+        what: String,
+        /// How many bytes were asked for.
+        bytes: usize,
+    },
+
     /// `backward` was called on a layer whose last `forward` was not in training mode.
     #[error("{layer}: backward called without a training-mode forward pass before it")]
     NoForwardCache {
@@ -129,6 +152,10 @@ impl Error {
 
     pub(crate) fn io(op: impl Into<String>, path: &std::path::Path, e: &std::io::Error) -> Self {
         Error::Io { op: op.into(), path: path.display().to_string(), kind: e.kind(), message: e.to_string() }
+    }
+
+    pub(crate) fn too_large(what: impl Into<String>, limit: impl ToString, got: impl ToString) -> Self {
+        Error::TooLarge { what: what.into(), limit: limit.to_string(), got: got.to_string() }
     }
 
     pub(crate) fn config(what: impl Into<String>, expected: impl Into<String>, got: impl ToString) -> Self {

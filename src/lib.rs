@@ -73,6 +73,7 @@ pub mod float;
 pub mod init;
 pub mod io;
 pub mod layers;
+pub mod limits;
 mod linalg;
 pub mod loss;
 mod math;
