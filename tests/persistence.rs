@@ -562,3 +562,17 @@ fn embedding_and_masking_models_round_trip_with_adam_state() {
     back.train_step(&ids, &y, &Mse, &mut state).unwrap();
     assert_eq!(back.predict(&ids).unwrap(), m.predict(&ids).unwrap());
 }
+
+/// A name that is long but legal (250 bytes, under NAME_MAX) saves and loads: the temporary
+/// file beside it must not need a longer name than the target itself.
+#[test]
+fn a_long_but_legal_file_name_saves() {
+    let dir = TempDir::new("long-name");
+    let path = dir.path(&format!("{}.json", "m".repeat(245)));
+    let (model, x) = zoo::<f64>(3);
+    json::save(&model, &path).expect("a 250-byte name is a legal file name");
+    let mut back = json::load::<f64>(&path).expect("load");
+    let mut model = model;
+    assert_eq!(back.predict(&x).expect("predict"), model.predict(&x).expect("predict"));
+    assert_eq!(dir.entries().len(), 1, "only the model file: {:?}", dir.entries());
+}
