@@ -415,15 +415,37 @@ fn desynchronised_bidirectional_halves_err_instead_of_panicking() {
             }
         }
     }
-    // B = 1: the shapes broadcast, and backward accumulates half the gradients before failing.
-    let mut bi = bi_lstm(true, MergeMode::Sum);
-    bi.backward_layer_mut().set_return_sequences(false);
-    if let Ok(Ok(y)) = catch_unwind(AssertUnwindSafe(|| bi.forward(x(1, 4, 2).into_dyn().view(), Mode::Train))) {
-        let before = snapshot(&bi);
-        let r = bi.backward(ArrayD::from_elem(y.raw_dim(), 1.0).view());
-        if r.is_err() && snapshot(&bi) != before {
-            failures.push("Sum, B = 1: backward failed after accumulating the forward half's gradients".into());
+    assert!(failures.is_empty(), "desynchronised halves:\n{}", failures.join("\n"));
+}
+
+// A half run on its own through `*_layer_mut` after the Bidirectional's forward pass keeps a
+// valid training cache, but for another batch or length than the Bidirectional cached. Its
+// backward must then fail before either half adds a gradient: the forward half runs first,
+// so checking only inside the backward half's call leaves the forward half's gradients added.
+#[test]
+fn backward_after_a_half_ran_on_other_data_accumulates_nothing() {
+    for (what, other) in [("batch 1", x(1, 4, 2)), ("length 3", x(2, 3, 2))] {
+        for merge in [MergeMode::Concat, MergeMode::Sum, MergeMode::Mul, MergeMode::Average] {
+            for which in ["forward", "backward"] {
+                let mut bi = bi_lstm(true, merge);
+                let y = bi.forward(x(2, 4, 2).into_dyn().view(), Mode::Train).unwrap();
+                let half = if which == "forward" { bi.forward_layer_mut() } else { bi.backward_layer_mut() };
+                half.forward_with_state(other.view(), None, Mode::Train).unwrap();
+                let before = snapshot(&bi);
+                let r = catch_unwind(AssertUnwindSafe(|| bi.backward(ArrayD::from_elem(y.raw_dim(), 1.0).view())));
+                let case = format!("{merge:?}, {which} half rerun on {what}");
+                match r {
+                    Err(_) => panic!("{case}: backward panicked"),
+                    Ok(Ok(dx)) => panic!("{case}: backward returned Ok {:?} from mismatched caches", dx.shape()),
+                    Ok(Err(e)) => {
+                        assert!(
+                            matches!(e, Error::ShapeMismatch { .. } | Error::NoForwardCache { .. }),
+                            "{case}: {e:?}"
+                        );
+                        assert!(snapshot(&bi) == before, "{case}: backward erred ({e}) but added gradients");
+                    }
+                }
+            }
         }
     }
-    assert!(failures.is_empty(), "desynchronised halves:\n{}", failures.join("\n"));
 }

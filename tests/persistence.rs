@@ -224,32 +224,65 @@ fn a_write_that_fails_half_way_leaves_the_previous_file_intact() {
     assert_eq!(dir.entries(), ["model.json"]);
 }
 
-#[cfg(unix)]
+/// File-system failures that root cannot bypass (CI runs as root, so a read-only folder
+/// proves nothing there): the target is a folder, so the final rename fails after the
+/// temporary file was written in full; a parent that is a regular file, so the temporary file
+/// cannot be created; a name longer than a folder entry may be. Each is an `Error::Io` naming
+/// the target, the previous file stays byte for byte, and no temporary file is left behind.
 #[test]
-fn a_read_only_folder_refuses_the_write_and_keeps_the_file() {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = TempDir::new("readonly");
+fn file_system_failures_keep_the_previous_file_and_leave_no_temporary() {
+    let dir = TempDir::new("fs-failures");
     let path = dir.path("model.json");
     let (old, _) = zoo::<f32>(1);
     json::save(&old, &path).expect("save");
     let before = std::fs::read(&path).expect("read");
-    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o555)).expect("chmod");
-    // Root (as in CI containers) writes anyway; then there is nothing to observe here and
-    // the injected failure above is the test.
-    let probe = dir.path("probe");
-    let privileged = std::fs::write(&probe, b"x").is_ok();
-    let _ = std::fs::remove_file(&probe);
     let (new, _) = zoo::<f32>(2);
-    let result = json::save(&new, &path);
-    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).expect("chmod back");
-    if privileged {
-        eprintln!("running with write access to read-only folders (root): only the injected failure is checked");
-        return;
+    let taken = dir.path("taken");
+    std::fs::create_dir(&taken).expect("mkdir");
+    std::fs::write(taken.join("inside.txt"), b"keep me").expect("write");
+    let unchanged = |what: &str| {
+        assert_eq!(std::fs::read(&path).expect("read"), before, "{what}: previous file byte for byte");
+        assert_eq!(dir.entries(), ["model.json", "taken"], "{what}: no temporary file left");
+        assert_eq!(std::fs::read(taken.join("inside.txt")).expect("read"), b"keep me", "{what}");
+    };
+
+    // The rename is the last step: everything before it succeeded, so the cleanup of a
+    // fully written temporary file is what this checks.
+    let err = json::save(&new, &taken).unwrap_err();
+    match &err {
+        Error::Io { op, path: p, kind, .. } => {
+            assert!(op.contains("rename"), "{err}");
+            assert!(p.ends_with("taken"), "{err}");
+            assert_eq!(*kind, std::io::ErrorKind::IsADirectory, "{err}");
+        }
+        other => panic!("expected Error::Io, got {other:?}"),
     }
-    let err = result.unwrap_err();
-    assert!(matches!(&err, Error::Io { kind: std::io::ErrorKind::PermissionDenied, .. }), "{err}");
-    assert!(err.to_string().contains("model.json"), "{err}");
-    assert_eq!(std::fs::read(&path).expect("read"), before);
+    unchanged("target is a folder");
+
+    // The same through the safetensors writer, which shares the atomic write.
+    let mut dict = recurrent::io::torch::StateDict::<f32>::new();
+    dict.insert("weight", ArrayD::zeros(ndarray::IxDyn(&[2, 3]))).expect("insert");
+    let err = dict.save(&taken).unwrap_err();
+    assert!(matches!(&err, Error::Io { kind: std::io::ErrorKind::IsADirectory, .. }), "{err}");
+    unchanged("safetensors target is a folder");
+
+    // A path through a regular file: the temporary file cannot even be created.
+    let err = json::save(&new, path.join("model.json")).unwrap_err();
+    match &err {
+        Error::Io { kind, path: p, .. } => {
+            assert_eq!(*kind, std::io::ErrorKind::NotADirectory, "{err}");
+            assert!(p.contains("model.json/model.json"), "{err}");
+        }
+        other => panic!("expected Error::Io, got {other:?}"),
+    }
+    unchanged("parent is a file");
+
+    // A name longer than the 255 bytes a folder entry may have (NAME_MAX on Linux and macOS).
+    let long = "m".repeat(300);
+    let err = json::save(&new, dir.path(&long)).unwrap_err();
+    assert!(matches!(&err, Error::Io { .. }), "{err}");
+    assert!(err.to_string().contains(&long), "the message names the file: {err}");
+    unchanged("name too long");
 }
 
 // ───────────────────────────── bad files ─────────────────────────────
@@ -528,4 +561,18 @@ fn embedding_and_masking_models_round_trip_with_adam_state() {
     m.train_step(&ids, &y, &Mse, &mut adam).unwrap();
     back.train_step(&ids, &y, &Mse, &mut state).unwrap();
     assert_eq!(back.predict(&ids).unwrap(), m.predict(&ids).unwrap());
+}
+
+/// A name that is long but legal (250 bytes, under NAME_MAX) saves and loads: the temporary
+/// file beside it must not need a longer name than the target itself.
+#[test]
+fn a_long_but_legal_file_name_saves() {
+    let dir = TempDir::new("long-name");
+    let path = dir.path(&format!("{}.json", "m".repeat(245)));
+    let (model, x) = zoo::<f64>(3);
+    json::save(&model, &path).expect("a 250-byte name is a legal file name");
+    let mut back = json::load::<f64>(&path).expect("load");
+    let mut model = model;
+    assert_eq!(back.predict(&x).expect("predict"), model.predict(&x).expect("predict"));
+    assert_eq!(dir.entries().len(), 1, "only the model file: {:?}", dir.entries());
 }
