@@ -81,6 +81,7 @@ pub mod metrics;
 pub mod model;
 pub mod optim;
 mod parallel;
+mod random;
 mod shape;
 
 pub use activation::Activation;

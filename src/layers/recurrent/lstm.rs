@@ -25,15 +25,13 @@
 //! pre-activation gradients: each gate's gradient times its activation's derivative
 //! ```
 
-use ndarray::Array1;
 use ndarray_rand::rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
 use crate::error::Result;
 use crate::float::Float;
-use crate::init::{glorot_uniform, orthogonal};
-use crate::layers::recurrent::cell::{BackwardStep, Cell, ForwardStep, Weights};
+use crate::layers::recurrent::cell::{BackwardStep, Cell, ForwardStep, Init, ParamSpec, Role};
 use crate::layers::recurrent::core::Recurrent;
 
 /// The LSTM cell: four gate blocks (i, f, g, o) and a cell state.
@@ -59,8 +57,8 @@ impl<F: Float> Cell<F> for LstmCell {
         4
     }
 
-    fn has_cell_state(&self) -> bool {
-        true
+    fn cell_state_width(&self, units: usize) -> usize {
+        units
     }
 
     fn kind(&self) -> &'static str {
@@ -76,17 +74,14 @@ impl<F: Float> Cell<F> for LstmCell {
         units
     }
 
-    fn init_weights<R: Rng + ?Sized>(&self, rng: &mut R, input_size: usize, units: usize) -> Weights<F> {
-        let mut bias = Array1::zeros(4 * units);
-        if self.unit_forget_bias {
-            bias.slice_mut(ndarray::s![units..2 * units]).fill(F::one());
-        }
-        Weights {
-            kernel: glorot_uniform(rng, input_size, 4 * units),
-            recurrent_kernel: orthogonal(rng, units, 4 * units),
-            bias,
-            recurrent_bias: None,
-        }
+    fn params(&self, input_size: usize, units: usize) -> Vec<ParamSpec> {
+        let gw = units.saturating_mul(4);
+        let bias = if self.unit_forget_bias { Init::Blocks(vec![0.0, 1.0, 0.0, 0.0]) } else { Init::Zeros };
+        vec![
+            ParamSpec::new("kernel", vec![input_size, gw], Init::GlorotUniform, Role::InputKernel),
+            ParamSpec::new("recurrent_kernel", vec![units, gw], Init::Orthogonal, Role::RecurrentKernel),
+            ParamSpec::new("bias", vec![gw], bias, Role::InputBias),
+        ]
     }
 
     #[inline]

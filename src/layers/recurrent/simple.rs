@@ -14,15 +14,13 @@
 //!
 //! Parameters: `H·(I + H + 1)`, so SimpleRNN(2) on 1 feature has 8 and SimpleRNN(3) has 15.
 
-use ndarray::Array1;
 use ndarray_rand::rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
 use crate::error::Result;
 use crate::float::Float;
-use crate::init::{glorot_uniform, orthogonal};
-use crate::layers::recurrent::cell::{BackwardStep, Cell, ForwardStep, Weights};
+use crate::layers::recurrent::cell::{BackwardStep, Cell, ForwardStep, Init, ParamSpec, Role};
 use crate::layers::recurrent::core::Recurrent;
 
 /// The SimpleRNN (Elman) cell: one gate block, `h_t = act(x_t W_x + h_{t−1} W_h + b)`.
@@ -51,13 +49,12 @@ impl<F: Float> Cell<F> for SimpleRnnCell {
         "simple_rnn"
     }
 
-    fn init_weights<R: Rng + ?Sized>(&self, rng: &mut R, input_size: usize, units: usize) -> Weights<F> {
-        Weights {
-            kernel: glorot_uniform(rng, input_size, units),
-            recurrent_kernel: orthogonal(rng, units, units),
-            bias: Array1::zeros(units),
-            recurrent_bias: None,
-        }
+    fn params(&self, input_size: usize, units: usize) -> Vec<ParamSpec> {
+        vec![
+            ParamSpec::new("kernel", vec![input_size, units], Init::GlorotUniform, Role::InputKernel),
+            ParamSpec::new("recurrent_kernel", vec![units, units], Init::Orthogonal, Role::RecurrentKernel),
+            ParamSpec::new("bias", vec![units], Init::Zeros, Role::InputBias),
+        ]
     }
 
     #[inline]
