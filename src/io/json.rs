@@ -70,7 +70,7 @@ use crate::io::context::within;
 use crate::io::file;
 use crate::layers::{
     Bidirectional, Cell, Dense, DenseConfig, Embedding, EmbeddingConfig, Gru, GruConfig, Layer, Lstm, LstmConfig,
-    Masking, MergeMode, RecurrentLayer, SimpleRnn, SimpleRnnCell, SimpleRnnConfig,
+    Masking, MergeMode, Recurrent, RecurrentLayer, SimpleRnn, SimpleRnnCell, SimpleRnnConfig,
 };
 use crate::model::Sequential;
 use crate::shape::{fmt_index, fmt_shape};
@@ -216,18 +216,16 @@ fn too_large(what: &str, dims: &str) -> Error {
     Error::config(what.to_string(), "sizes whose product fits in usize", dims.to_string())
 }
 
+/// The cell's parameter list, every shape checked against the size limit.
 fn recurrent_shapes<F: Float, C: Cell<F>>(cell: &C, input: usize, units: usize) -> Result<Shapes> {
-    let gh =
-        units.checked_mul(cell.gates()).ok_or_else(|| too_large("units", &format!("{} × {units}", cell.gates())))?;
-    let mut shapes = vec![
-        ("kernel".to_string(), vec![input, gh]),
-        ("recurrent_kernel".to_string(), vec![units, gh]),
-        ("bias".to_string(), vec![gh]),
-    ];
-    if cell.separate_recurrent() {
-        shapes.push(("recurrent_bias".to_string(), vec![gh]));
-    }
-    Ok(shapes)
+    crate::limits::mul(format_args!("{} gate columns (G·H)", cell.kind()), cell.gates(), units)?;
+    cell.params(input, units)
+        .into_iter()
+        .map(|s| {
+            crate::limits::elements(format_args!("{} {}", cell.kind(), s.name), &s.shape)?;
+            Ok((s.name, s.shape))
+        })
+        .collect()
 }
 
 impl<F: Float> Persist<F> for Dense<F> {
@@ -296,7 +294,9 @@ impl<F: Float> Persist<F> for SimpleRnn<F> {
         Ok(SimpleRnnConfig::new(self.input_size(), self.units())
             .with_activation(self.cell().activation)
             .with_return_sequences(self.return_sequences())
-            .with_go_backwards(self.go_backwards()))
+            .with_go_backwards(self.go_backwards())
+            .with_dropout(self.dropout())
+            .with_recurrent_dropout(self.recurrent_dropout()))
     }
 
     fn param_shapes(c: &SimpleRnnConfig) -> Result<Shapes> {
@@ -312,13 +312,7 @@ impl<F: Float> Persist<F> for Lstm<F> {
     type Config = LstmConfig;
 
     fn config(&self) -> Result<LstmConfig> {
-        let cell = self.cell();
-        Ok(LstmConfig::new(self.input_size(), self.units())
-            .with_activation(cell.activation)
-            .with_recurrent_activation(cell.recurrent_activation)
-            .with_unit_forget_bias(cell.unit_forget_bias)
-            .with_return_sequences(self.return_sequences())
-            .with_go_backwards(self.go_backwards()))
+        Ok(Recurrent::config(self))
     }
 
     fn param_shapes(c: &LstmConfig) -> Result<Shapes> {
@@ -334,13 +328,7 @@ impl<F: Float> Persist<F> for Gru<F> {
     type Config = GruConfig;
 
     fn config(&self) -> Result<GruConfig> {
-        let cell = self.cell();
-        Ok(GruConfig::new(self.input_size(), self.units())
-            .with_activation(cell.activation)
-            .with_recurrent_activation(cell.recurrent_activation)
-            .with_reset_after(cell.reset_after)
-            .with_return_sequences(self.return_sequences())
-            .with_go_backwards(self.go_backwards()))
+        Ok(Recurrent::config(self))
     }
 
     fn param_shapes(c: &GruConfig) -> Result<Shapes> {

@@ -26,13 +26,13 @@
 //! original:      du = da_n W_hnᵀ (u = r ⊙ h_{t−1}),  dr = du ⊙ h_{t−1},  dh_{t−1} ⊇ du ⊙ r
 //! ```
 
-use ndarray_rand::rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
 use crate::error::Result;
 use crate::float::Float;
 use crate::layers::recurrent::cell::{BackwardStep, Cell, ForwardStep, Init, ParamGrads, ParamSpec, Role};
+use crate::layers::recurrent::config::RecurrentConfig;
 use crate::layers::recurrent::core::Recurrent;
 use crate::linalg::{gemm, step_gemm, Mat, MatMut};
 
@@ -277,26 +277,16 @@ impl<F: Float> Cell<F> for GruCell {
 /// ```
 pub type Gru<F> = Recurrent<F, GruCell>;
 
-/// Builds a [`Gru`]: required sizes in `new`, options as `with_*`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GruConfig {
-    /// Input features `I`. Must be at least 1.
-    pub input_size: usize,
-    /// Units `H`. Must be at least 1.
-    pub units: usize,
-    /// The cell's activations and formulation.
-    pub cell: GruCell,
-    /// Return every step's state. Defaults to `false`.
-    pub return_sequences: bool,
-    /// Read the input from the last step to the first. Defaults to `false`.
-    pub go_backwards: bool,
-}
+/// Builds a [`Gru`]: required sizes in `new`, options as `with_*` (the shared ones,
+/// `with_return_sequences`, `with_go_backwards`, `with_dropout`, `with_recurrent_dropout`
+/// and `init`, are [`RecurrentConfig`]'s).
+pub type GruConfig = RecurrentConfig<GruCell>;
 
-impl GruConfig {
+impl RecurrentConfig<GruCell> {
     /// A GRU with `units` units on `input_size` features and Keras's defaults
     /// (`reset_after = true`, PyTorch's formulation).
     pub fn new(input_size: usize, units: usize) -> Self {
-        GruConfig { input_size, units, cell: GruCell::default(), return_sequences: false, go_backwards: false }
+        RecurrentConfig::of(GruCell::default(), input_size, units)
     }
 
     /// Sets the candidate's activation. Defaults to [`Activation::Tanh`].
@@ -316,28 +306,5 @@ impl GruConfig {
     pub fn with_reset_after(mut self, on: bool) -> Self {
         self.cell.reset_after = on;
         self
-    }
-
-    /// Sets whether to return every step's state. Defaults to `false`.
-    pub fn with_return_sequences(mut self, on: bool) -> Self {
-        self.return_sequences = on;
-        self
-    }
-
-    /// Sets whether to read the input backwards. Defaults to `false`.
-    pub fn with_go_backwards(mut self, on: bool) -> Self {
-        self.go_backwards = on;
-        self
-    }
-
-    /// Creates the layer with Keras's initialisation: Glorot-uniform kernel, orthogonal
-    /// recurrent kernel, zero biases.
-    ///
-    /// # Errors
-    /// [`crate::Error::InvalidConfig`] if `input_size` or `units` is 0.
-    pub fn init<F: Float, R: Rng + ?Sized>(&self, rng: &mut R) -> Result<Gru<F>> {
-        let mut layer = Recurrent::new(self.cell, self.input_size, self.units, self.return_sequences, rng)?;
-        layer.set_go_backwards(self.go_backwards);
-        Ok(layer)
     }
 }

@@ -10,10 +10,10 @@ use crate::float::Float;
 use crate::layers::layer::{Layer, Mode, ParamMut, ParamRef, Params};
 use crate::layers::recurrent::cell::Cell;
 use crate::layers::recurrent::core::Recurrent;
-use crate::random::mix;
 use crate::layers::recurrent::dynamic::RecurrentLayer;
 use crate::layers::recurrent::state::State;
 use crate::layers::recurrent::trace::GradientTrace;
+use crate::random::mix;
 use crate::shape::fmt_shape;
 
 impl<F: Float, C: Cell<F>> Params<F> for Recurrent<F, C> {

@@ -25,13 +25,12 @@
 //! pre-activation gradients: each gate's gradient times its activation's derivative
 //! ```
 
-use ndarray_rand::rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
-use crate::error::Result;
 use crate::float::Float;
 use crate::layers::recurrent::cell::{BackwardStep, Cell, ForwardStep, Init, ParamSpec, Role};
+use crate::layers::recurrent::config::RecurrentConfig;
 use crate::layers::recurrent::core::Recurrent;
 
 /// The LSTM cell: four gate blocks (i, f, g, o) and a cell state.
@@ -174,25 +173,15 @@ impl<F: Float> Cell<F> for LstmCell {
 /// ```
 pub type Lstm<F> = Recurrent<F, LstmCell>;
 
-/// Builds an [`Lstm`]: required sizes in `new`, options as `with_*`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LstmConfig {
-    /// Input features `I`. Must be at least 1.
-    pub input_size: usize,
-    /// Units `H`. Must be at least 1.
-    pub units: usize,
-    /// The cell's activations and forget-bias initialisation.
-    pub cell: LstmCell,
-    /// Return every step's state. Defaults to `false`.
-    pub return_sequences: bool,
-    /// Read the input from the last step to the first. Defaults to `false`.
-    pub go_backwards: bool,
-}
+/// Builds an [`Lstm`]: required sizes in `new`, options as `with_*` (the shared ones,
+/// `with_return_sequences`, `with_go_backwards`, `with_dropout`, `with_recurrent_dropout`
+/// and `init`, are [`RecurrentConfig`]'s).
+pub type LstmConfig = RecurrentConfig<LstmCell>;
 
-impl LstmConfig {
+impl RecurrentConfig<LstmCell> {
     /// An LSTM with `units` units on `input_size` features and Keras's defaults.
     pub fn new(input_size: usize, units: usize) -> Self {
-        LstmConfig { input_size, units, cell: LstmCell::default(), return_sequences: false, go_backwards: false }
+        RecurrentConfig::of(LstmCell::default(), input_size, units)
     }
 
     /// Sets the activation of g and φ(c). Defaults to [`Activation::Tanh`].
@@ -211,28 +200,5 @@ impl LstmConfig {
     pub fn with_unit_forget_bias(mut self, on: bool) -> Self {
         self.cell.unit_forget_bias = on;
         self
-    }
-
-    /// Sets whether to return every step's state. Defaults to `false`.
-    pub fn with_return_sequences(mut self, on: bool) -> Self {
-        self.return_sequences = on;
-        self
-    }
-
-    /// Sets whether to read the input backwards. Defaults to `false`.
-    pub fn with_go_backwards(mut self, on: bool) -> Self {
-        self.go_backwards = on;
-        self
-    }
-
-    /// Creates the layer with Keras's initialisation: Glorot-uniform kernel, orthogonal
-    /// recurrent kernel, zero bias with the forget block at 1 (if `unit_forget_bias`).
-    ///
-    /// # Errors
-    /// [`crate::Error::InvalidConfig`] if `input_size` or `units` is 0.
-    pub fn init<F: Float, R: Rng + ?Sized>(&self, rng: &mut R) -> Result<Lstm<F>> {
-        let mut layer = Recurrent::new(self.cell, self.input_size, self.units, self.return_sequences, rng)?;
-        layer.set_go_backwards(self.go_backwards);
-        Ok(layer)
     }
 }

@@ -3,6 +3,7 @@
 
 mod backward;
 mod cell;
+mod config;
 mod core;
 mod dynamic;
 mod forward;
@@ -19,6 +20,7 @@ pub use self::cell::{
     BackwardStep, Cell, CellGrads, CellParams, ForwardStep, Init, ParamGrads, ParamSpec, RecurrentProduct,
     RecurrentProductBackward, Role, SequenceStart, Weights,
 };
+pub use self::config::RecurrentConfig;
 pub use self::core::Recurrent;
 pub use self::dynamic::RecurrentLayer;
 pub use self::gru::{Gru, GruCell, GruConfig};
