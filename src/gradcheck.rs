@@ -274,7 +274,6 @@ impl GradCheck {
         let mut x = input.as_standard_layout().into_owned();
         let mut f = |xp: &ArrayD<f64>| -> Result<f64> { Ok(objective(run(layer, xp.view(), state.as_ref())?)) };
         report.tensors.push(compare("input".into(), &mut x, &dx.view(), self.step, self.max_probes, &mut f)?);
-        drop(f);
         if let (Some(s), Some(ds)) = (&state, &dstate) {
             let mut h = s.h.clone().into_dyn();
             let c0 = s.c.clone();
@@ -291,7 +290,6 @@ impl GradCheck {
                 self.max_probes,
                 &mut f,
             )?);
-            drop(f);
             if let (Some(c), Some(dc)) = (&s.c, &ds.c) {
                 let mut cd = c.clone().into_dyn();
                 let h0 = s.h.clone();
