@@ -107,9 +107,12 @@ impl Activation {
         }
     }
 
-    /// Applies the activation in place to a row-major buffer of rows `width` wide.
+    /// Applies the activation in place to a row-major buffer of rows `width` wide (the width
+    /// matters only for softmax, which normalises each row; a trailing partial row is left
+    /// as it is). For cells written outside the crate, on the same fast paths the built-in
+    /// cells use.
     #[inline]
-    pub(crate) fn apply_rows<F: Float>(self, x: &mut [F], width: usize) {
+    pub fn apply_rows<F: Float>(self, x: &mut [F], width: usize) {
         match self {
             Activation::Linear => {}
             Activation::Tanh => F::tanh_slice(x),
@@ -130,23 +133,27 @@ impl Activation {
         }
     }
 
-    /// Writes the activation of `src` into `dst` (rows `width` wide), `dst.len()` elements.
+    /// Writes the activation of `src` into `dst` (rows `width` wide), over the shorter of
+    /// the two lengths.
     #[inline]
-    pub(crate) fn apply_rows_into<F: Float>(self, src: &[F], dst: &mut [F], width: usize) {
+    pub fn apply_rows_into<F: Float>(self, src: &[F], dst: &mut [F], width: usize) {
+        let n = src.len().min(dst.len());
+        let (src, dst) = (&src[..n], &mut dst[..n]);
         match self {
             Activation::Tanh => F::tanh_into(src, dst),
             Activation::Sigmoid => F::sigmoid_into(src, dst),
             _ => {
-                dst.copy_from_slice(&src[..dst.len()]);
+                dst.copy_from_slice(src);
                 self.apply_rows(dst, width);
             }
         }
     }
 
     /// Multiplies `d` (holding dL/dy on entry) in place by the activation's Jacobian at
-    /// output `y`, leaving dL/dx. Both buffers are row-major with rows `width` wide.
+    /// output `y`, leaving dL/dx. Both buffers are row-major with rows `width` wide; only the
+    /// elements both have are touched.
     #[inline]
-    pub(crate) fn backward_rows_inplace<F: Float>(self, y: &[F], d: &mut [F], width: usize) {
+    pub fn backward_rows_inplace<F: Float>(self, y: &[F], d: &mut [F], width: usize) {
         let one = F::one();
         match self {
             Activation::Linear => {}

@@ -70,6 +70,7 @@ pub mod activation;
 pub mod data;
 pub mod error;
 pub mod float;
+pub mod gradcheck;
 pub mod init;
 pub mod io;
 pub mod layers;
@@ -79,8 +80,10 @@ pub mod loss;
 mod math;
 pub mod metrics;
 pub mod model;
+pub mod ops;
 pub mod optim;
 mod parallel;
+mod random;
 mod shape;
 
 pub use activation::Activation;

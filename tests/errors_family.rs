@@ -196,20 +196,8 @@ fn backward_with_state_wrong_grad_final_accumulates_nothing() {
 // Bidirectional: construction
 // ---------------------------------------------------------------------------------------
 
-#[test]
-fn bidirectional_around_dense() {
-    let dense = DenseConfig::new(2, 3).init::<f64, _>(&mut rng()).unwrap();
-    let err = Bidirectional::new(dense, MergeMode::Concat, &mut rng()).unwrap_err();
-    let (what, expected, got) = invalid_config(err, &["Bidirectional layer", "a recurrent layer", "got dense (Dense)"]);
-    assert_eq!(what, "Bidirectional layer");
-    assert_eq!(expected, "a recurrent layer (SimpleRNN, LSTM, GRU)");
-    assert_eq!(got, "dense (Dense)", "names the layer and its type");
-
-    // Either position of with_layers, too.
-    let d: Box<dyn Layer<f64>> = Box::new(DenseConfig::new(2, 3).init::<f64, _>(&mut rng()).unwrap());
-    let err = Bidirectional::with_layers(Box::new(lstm(2, 3, false)), d, MergeMode::Sum).unwrap_err();
-    invalid_config(err, &["Bidirectional layer", "a recurrent layer", "got dense (Dense)"]);
-}
+// Wrapping a layer that is not recurrent (a Dense) no longer compiles: `Bidirectional::new`
+// takes a `RecurrentLayer` (the compile_fail doctest on `Bidirectional` checks it).
 
 #[test]
 fn bidirectional_with_layers_mismatched_units() {

@@ -216,8 +216,15 @@ impl Kind {
 
 /// A layer of `kind` (Keras's default activations, built by its config's `init`), parameters
 /// randomised in ±SCALE through the parameter visitor.
-fn build_layer(kind: Kind, i: usize, h: usize, seq: bool, back: bool, rng: &mut StdRng) -> Box<dyn Layer<f64>> {
-    let mut layer: Box<dyn Layer<f64>> = match kind {
+fn build_layer(
+    kind: Kind,
+    i: usize,
+    h: usize,
+    seq: bool,
+    back: bool,
+    rng: &mut StdRng,
+) -> Box<dyn RecurrentLayer<f64>> {
+    let mut layer: Box<dyn RecurrentLayer<f64>> = match kind {
         Kind::Simple => Box::new(
             SimpleRnnConfig::new(i, h).with_return_sequences(seq).with_go_backwards(back).init::<f64, _>(rng).unwrap(),
         ),
@@ -238,7 +245,7 @@ fn build_layer(kind: Kind, i: usize, h: usize, seq: bool, back: bool, rng: &mut 
 }
 
 fn build(kind: Kind, i: usize, h: usize, seq: bool, back: bool, rng: &mut StdRng) -> Box<dyn RecurrentLayer<f64>> {
-    build_layer(kind, i, h, seq, back, rng).into_recurrent().expect("a recurrent layer")
+    build_layer(kind, i, h, seq, back, rng)
 }
 
 fn random_state(kind: Kind, rng: &mut StdRng, b: usize, h: usize) -> State<f64> {
@@ -934,7 +941,8 @@ fn bidirectional_halves<C: Cell<f64>>(mut layer: Recurrent<f64, C>, rng: &mut St
         let mut plain_f = layer.clone();
         let mut bi = Bidirectional::new(layer.clone(), merge, rng).unwrap();
         randomize_params(bi.backward_layer_mut(), rng, SCALE);
-        let back = bi.backward_layer().as_any().downcast_ref::<Recurrent<f64, C>>().expect("same cell type");
+        let back =
+            (bi.backward_layer() as &dyn std::any::Any).downcast_ref::<Recurrent<f64, C>>().expect("same cell type");
         assert!(back.go_backwards() && !bi.forward_layer().go_backwards(), "{what}: directions");
         let mut plain_b = layer.clone();
         plain_b.set_weights(back.weights().clone()).unwrap();

@@ -70,7 +70,7 @@ use crate::io::context::within;
 use crate::io::file;
 use crate::layers::{
     Bidirectional, Cell, Dense, DenseConfig, Embedding, EmbeddingConfig, Gru, GruConfig, Layer, Lstm, LstmConfig,
-    Masking, MergeMode, SimpleRnn, SimpleRnnCell, SimpleRnnConfig,
+    Masking, MergeMode, Recurrent, RecurrentLayer, SimpleRnn, SimpleRnnCell, SimpleRnnConfig,
 };
 use crate::model::Sequential;
 use crate::shape::{fmt_index, fmt_shape};
@@ -105,6 +105,9 @@ pub(crate) trait Persist<F: Float>: Layer<F> + Sized + 'static {
 /// Name and shape of each parameter of a layer, in visiting order.
 type Shapes = Vec<(String, Vec<usize>)>;
 
+/// Builds a recurrent layer (a Bidirectional's half) from its configuration.
+type BuildRecurrent<F> = fn(&Value) -> Result<Box<dyn RecurrentLayer<F>>>;
+
 /// A layer type's persistence functions, without the type.
 struct Codec<F: Float> {
     /// The configuration of a layer of this kind (`None` if `any` is not of this type).
@@ -113,22 +116,33 @@ struct Codec<F: Float> {
     shapes: fn(&Value) -> Result<Shapes>,
     /// A fresh layer for a configuration.
     build: fn(&Value) -> Result<Box<dyn Layer<F>>>,
+    /// The same as a recurrent layer, for kinds that are one (a Bidirectional's halves).
+    build_recurrent: Option<BuildRecurrent<F>>,
 }
 
 impl<F: Float> Codec<F> {
     fn of<L: Persist<F>>() -> Self {
-        Codec { describe: describe_as::<F, L>, shapes: shapes_as::<F, L>, build: build_as::<F, L> }
+        Codec {
+            describe: describe_as::<F, L>,
+            shapes: shapes_as::<F, L>,
+            build: build_as::<F, L>,
+            build_recurrent: None,
+        }
+    }
+
+    fn of_recurrent<L: Persist<F> + RecurrentLayer<F>>() -> Self {
+        Codec { build_recurrent: Some(build_recurrent_as::<F, L>), ..Self::of::<L>() }
     }
 }
 
 macro_rules! registry {
-    ($($kind:literal => $layer:ident),+ $(,)?) => {
+    ($($kind:literal => $layer:ident . $of:ident),+ $(,)?) => {
         /// The layer kinds a model file may hold, as [`Layer::kind`] spells them.
         pub const KINDS: &[&str] = &[$($kind),+];
 
         fn codec<F: Float>(kind: &str) -> Option<Codec<F>> {
             match kind {
-                $($kind => Some(Codec::of::<$layer<F>>()),)+
+                $($kind => Some(Codec::$of::<$layer<F>>()),)+
                 _ => None,
             }
         }
@@ -136,13 +150,13 @@ macro_rules! registry {
 }
 
 registry! {
-    "Dense" => Dense,
-    "SimpleRNN" => SimpleRnn,
-    "LSTM" => Lstm,
-    "GRU" => Gru,
-    "Bidirectional" => Bidirectional,
-    "Embedding" => Embedding,
-    "Masking" => Masking,
+    "Dense" => Dense.of,
+    "SimpleRNN" => SimpleRnn.of_recurrent,
+    "LSTM" => Lstm.of_recurrent,
+    "GRU" => Gru.of_recurrent,
+    "Bidirectional" => Bidirectional.of,
+    "Embedding" => Embedding.of,
+    "Masking" => Masking.of,
 }
 
 fn json_error(what: &str, e: &serde_json::Error) -> Error {
@@ -189,6 +203,10 @@ fn build_as<F: Float, L: Persist<F>>(v: &Value) -> Result<Box<dyn Layer<F>>> {
     Ok(Box::new(L::from_config(&parse_as::<F, L>(v)?)?))
 }
 
+fn build_recurrent_as<F: Float, L: Persist<F> + RecurrentLayer<F>>(v: &Value) -> Result<Box<dyn RecurrentLayer<F>>> {
+    Ok(Box::new(L::from_config(&parse_as::<F, L>(v)?)?))
+}
+
 /// The same seed every time: whatever it draws is overwritten by the file's weights.
 fn placeholder_rng() -> StdRng {
     StdRng::seed_from_u64(0)
@@ -198,18 +216,16 @@ fn too_large(what: &str, dims: &str) -> Error {
     Error::config(what.to_string(), "sizes whose product fits in usize", dims.to_string())
 }
 
+/// The cell's parameter list, every shape checked against the size limit.
 fn recurrent_shapes<F: Float, C: Cell<F>>(cell: &C, input: usize, units: usize) -> Result<Shapes> {
-    let gh =
-        units.checked_mul(cell.gates()).ok_or_else(|| too_large("units", &format!("{} × {units}", cell.gates())))?;
-    let mut shapes = vec![
-        ("kernel".to_string(), vec![input, gh]),
-        ("recurrent_kernel".to_string(), vec![units, gh]),
-        ("bias".to_string(), vec![gh]),
-    ];
-    if cell.separate_recurrent() {
-        shapes.push(("recurrent_bias".to_string(), vec![gh]));
-    }
-    Ok(shapes)
+    crate::limits::mul(format_args!("{} gate columns (G·H)", cell.kind()), cell.gates(), units)?;
+    cell.params(input, units)
+        .into_iter()
+        .map(|s| {
+            crate::limits::elements(format_args!("{} {}", cell.kind(), s.name), &s.shape)?;
+            Ok((s.name, s.shape))
+        })
+        .collect()
 }
 
 impl<F: Float> Persist<F> for Dense<F> {
@@ -278,7 +294,9 @@ impl<F: Float> Persist<F> for SimpleRnn<F> {
         Ok(SimpleRnnConfig::new(self.input_size(), self.units())
             .with_activation(self.cell().activation)
             .with_return_sequences(self.return_sequences())
-            .with_go_backwards(self.go_backwards()))
+            .with_go_backwards(self.go_backwards())
+            .with_dropout(self.dropout())
+            .with_recurrent_dropout(self.recurrent_dropout()))
     }
 
     fn param_shapes(c: &SimpleRnnConfig) -> Result<Shapes> {
@@ -294,13 +312,7 @@ impl<F: Float> Persist<F> for Lstm<F> {
     type Config = LstmConfig;
 
     fn config(&self) -> Result<LstmConfig> {
-        let cell = self.cell();
-        Ok(LstmConfig::new(self.input_size(), self.units())
-            .with_activation(cell.activation)
-            .with_recurrent_activation(cell.recurrent_activation)
-            .with_unit_forget_bias(cell.unit_forget_bias)
-            .with_return_sequences(self.return_sequences())
-            .with_go_backwards(self.go_backwards()))
+        Ok(Recurrent::config(self))
     }
 
     fn param_shapes(c: &LstmConfig) -> Result<Shapes> {
@@ -316,13 +328,7 @@ impl<F: Float> Persist<F> for Gru<F> {
     type Config = GruConfig;
 
     fn config(&self) -> Result<GruConfig> {
-        let cell = self.cell();
-        Ok(GruConfig::new(self.input_size(), self.units())
-            .with_activation(cell.activation)
-            .with_recurrent_activation(cell.recurrent_activation)
-            .with_reset_after(cell.reset_after)
-            .with_return_sequences(self.return_sequences())
-            .with_go_backwards(self.go_backwards()))
+        Ok(Recurrent::config(self))
     }
 
     fn param_shapes(c: &GruConfig) -> Result<Shapes> {
@@ -361,7 +367,7 @@ impl<F: Float> Persist<F> for Bidirectional<F> {
     fn config(&self) -> Result<BidirectionalConfig> {
         let half = |which: &str, l: &dyn crate::layers::RecurrentLayer<F>| -> Result<HalfConfig> {
             let kind = l.kind();
-            let config = (half_codec::<F>(which, kind)?.describe)(l.as_any()).unwrap_or_else(|| {
+            let config = (half_codec::<F>(which, kind)?.describe)(l as &dyn Any).unwrap_or_else(|| {
                 Err(Error::config(format!("{which} half"), "a layer type of this crate", l.kind()))
             })?;
             Ok(HalfConfig { kind: kind.to_string(), config })
@@ -383,8 +389,11 @@ impl<F: Float> Persist<F> for Bidirectional<F> {
     }
 
     fn from_config(c: &BidirectionalConfig) -> Result<Self> {
-        let build = |which: &str, half: &HalfConfig| -> Result<Box<dyn Layer<F>>> {
-            (half_codec::<F>(which, &half.kind)?.build)(&half.config).map_err(|e| within(which, e))
+        let build = |which: &str, half: &HalfConfig| -> Result<Box<dyn RecurrentLayer<F>>> {
+            let build = half_codec::<F>(which, &half.kind)?
+                .build_recurrent
+                .ok_or_else(|| Error::format(format!("{which} half kind"), "a recurrent layer kind", &half.kind))?;
+            build(&half.config).map_err(|e| within(which, e))
         };
         Bidirectional::with_layers(build("forward", &c.forward)?, build("backward", &c.backward)?, c.merge_mode)
     }
@@ -458,7 +467,7 @@ fn describe_layer<F: Float>(i: usize, layer: &dyn Layer<F>) -> Result<LayerOut> 
     let unsupported =
         || Error::config(format!("{ctx} for a model file"), format!("a layer of a kind in {KINDS:?}"), layer.kind());
     let codec = codec::<F>(layer.kind()).ok_or_else(unsupported)?;
-    let config = (codec.describe)(layer.as_any()).ok_or_else(unsupported)?.map_err(|e| within(&ctx, e))?;
+    let config = (codec.describe)(layer as &dyn Any).ok_or_else(unsupported)?.map_err(|e| within(&ctx, e))?;
     let shapes = (codec.shapes)(&config).map_err(|e| within(&ctx, e))?;
     let mut weights = Vec::with_capacity(shapes.len());
     let mut problem = None;

@@ -53,6 +53,7 @@
 //! # Ok::<(), recurrent::Error>(())
 //! ```
 
+use crate::layers::RecurrentLayer;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -491,7 +492,7 @@ impl<'a, F: Float> Rec<'a, F> {
         }
     }
 
-    fn weights(&self) -> &'a Weights<F> {
+    fn weights(&self) -> Weights<F> {
         match *self {
             Rec::Simple(l) => l.weights(),
             Rec::Lstm(l) => l.weights(),
@@ -568,7 +569,8 @@ fn stage<'a, F: Float>(k: usize, layer: &'a dyn Layer<F>) -> Result<Stage<'a, F>
             layer.kind(),
         )
     };
-    let halves = if let Some(bi) = layer.as_any().downcast_ref::<Bidirectional<F>>() {
+    let any: &'a dyn std::any::Any = layer;
+    let halves = if let Some(bi) = any.downcast_ref::<Bidirectional<F>>() {
         if bi.merge_mode() != MergeMode::Concat {
             return Err(Error::config(
                 format!("{what} merge mode for PyTorch export"),
@@ -576,11 +578,11 @@ fn stage<'a, F: Float>(k: usize, layer: &'a dyn Layer<F>) -> Result<Stage<'a, F>
                 format!("{:?}", bi.merge_mode()).to_lowercase(),
             ));
         }
-        let f = Rec::of(bi.forward_layer().as_any()).ok_or_else(not_rnn)?;
-        let b = Rec::of(bi.backward_layer().as_any()).ok_or_else(not_rnn)?;
+        let f = Rec::of(bi.forward_layer() as &dyn std::any::Any).ok_or_else(not_rnn)?;
+        let b = Rec::of(bi.backward_layer() as &dyn std::any::Any).ok_or_else(not_rnn)?;
         vec![f, b]
     } else {
-        vec![Rec::of(layer.as_any()).ok_or_else(not_rnn)?]
+        vec![Rec::of(any).ok_or_else(not_rnn)?]
     };
     let mode = halves[0].mode(&what)?;
     let (input_size, units, backwards) = halves[0].sizes();
@@ -718,7 +720,12 @@ fn scratch_rng() -> StdRng {
 }
 
 /// Builds one direction of layer `k` from the dict's tensors.
-fn import_half<F: Float>(dict: &StateDict<F>, spec: &RnnSpec, k: usize, reverse: bool) -> Result<Box<dyn Layer<F>>> {
+fn import_half<F: Float>(
+    dict: &StateDict<F>,
+    spec: &RnnSpec,
+    k: usize,
+    reverse: bool,
+) -> Result<Box<dyn RecurrentLayer<F>>> {
     let module = spec.mode.module();
     let suffix = SUFFIXES[usize::from(reverse)];
     let (h, input) = (spec.hidden_size, spec.layer_input_size(k));
@@ -736,7 +743,7 @@ fn import_half<F: Float>(dict: &StateDict<F>, spec: &RnnSpec, k: usize, reverse:
     let kernel = w_ih.t().as_standard_layout().into_owned();
     let recurrent_kernel = w_hh.t().as_standard_layout().into_owned();
     let mut rng = scratch_rng();
-    let layer: Box<dyn Layer<F>> = match spec.mode {
+    let layer: Box<dyn RecurrentLayer<F>> = match spec.mode {
         RnnMode::RnnTanh | RnnMode::RnnRelu => {
             let act = if spec.mode == RnnMode::RnnTanh { Activation::Tanh } else { Activation::Relu };
             let cfg = SimpleRnnConfig::new(input, h).with_activation(act);
@@ -761,7 +768,11 @@ fn import_half<F: Float>(dict: &StateDict<F>, spec: &RnnSpec, k: usize, reverse:
 }
 
 /// Boxes a layer named after its PyTorch weights: `lstm_l1`, `lstm_l1_reverse`.
-fn named<F: Float, L: Layer<F> + 'static>(mut layer: L, k: usize, reverse: bool) -> Box<dyn Layer<F>> {
+fn named<F: Float, L: RecurrentLayer<F> + 'static>(
+    mut layer: L,
+    k: usize,
+    reverse: bool,
+) -> Box<dyn RecurrentLayer<F>> {
     let base = layer.name().to_string();
     layer.set_name(format!("{base}_l{k}{}", SUFFIXES[usize::from(reverse)]));
     Box::new(layer)
@@ -861,7 +872,7 @@ impl<F: Float> TorchRnn<F> {
         for layer in &mut layers {
             if let Some(r) = layer.as_recurrent_mut() {
                 r.set_return_sequences(true);
-            } else if let Some(bi) = layer.as_any_mut().downcast_mut::<Bidirectional<F>>() {
+            } else if let Some(bi) = (layer.as_mut() as &mut dyn std::any::Any).downcast_mut::<Bidirectional<F>>() {
                 bi.forward_layer_mut().set_return_sequences(true);
                 bi.backward_layer_mut().set_return_sequences(true);
             }
@@ -969,7 +980,7 @@ impl<F: Float> TorchRnn<F> {
         let mut finals: Vec<State<F>> = Vec::with_capacity(want[0]);
         for (k, layer) in self.layers.iter_mut().enumerate() {
             let ctx = format!("{module} layer {k}:");
-            let out = if let Some(bi) = layer.as_any_mut().downcast_mut::<Bidirectional<F>>() {
+            let out = if let Some(bi) = (layer.as_mut() as &mut dyn std::any::Any).downcast_mut::<Bidirectional<F>>() {
                 let (fs, bs) = (state(k * d), state(k * d + 1));
                 let out = bi
                     .forward_with_states(input.view(), fs.as_ref(), bs.as_ref(), Mode::Infer)

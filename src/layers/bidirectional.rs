@@ -63,6 +63,15 @@ struct BiCache<F> {
 /// assert_eq!(y.shape(), &[3, 7, 8]);
 /// # Ok::<(), recurrent::Error>(())
 /// ```
+///
+/// Only a recurrent layer can be wrapped; anything else is a type error, not a runtime one:
+///
+/// ```compile_fail
+/// use recurrent::prelude::*;
+/// let mut rng = StdRng::seed_from_u64(0);
+/// let dense = DenseConfig::new(2, 3).init::<f64, _>(&mut rng).unwrap();
+/// let bi = Bidirectional::new(dense, MergeMode::Concat, &mut rng); // Dense is not a RecurrentLayer
+/// ```
 #[derive(Debug)]
 pub struct Bidirectional<F: Float> {
     name: String,
@@ -103,31 +112,24 @@ fn check_halves<F: Float>(
     Ok(())
 }
 
-fn not_recurrent<F: Float>(layer: &dyn Layer<F>) -> Error {
-    Error::config(
-        "Bidirectional layer",
-        "a recurrent layer (SimpleRNN, LSTM, GRU)",
-        format!("{} ({})", layer.name(), layer.kind()),
-    )
-}
-
 impl<F: Float> Bidirectional<F> {
-    /// Wraps `layer`; the backward half is a copy of its configuration with fresh weights
-    /// drawn from `rng`, reading the sequence the other way.
+    /// Wraps the recurrent `layer` (any [`RecurrentLayer`]: SimpleRNN, LSTM, GRU or a
+    /// [`crate::Recurrent`] on a cell of your own); the backward half is a copy of its
+    /// configuration with fresh weights drawn from `rng`, reading the sequence the other way.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] if `layer` is not a recurrent layer.
-    pub fn new<L: Layer<F> + 'static, R: RngCore>(layer: L, merge: MergeMode, rng: &mut R) -> Result<Self> {
+    /// [`Error::TooLarge`] or [`Error::OutOfMemory`] if the second half's weights cannot be
+    /// held.
+    pub fn new<L: RecurrentLayer<F> + 'static, R: RngCore>(layer: L, merge: MergeMode, rng: &mut R) -> Result<Self> {
         Self::from_boxed(Box::new(layer), merge, rng)
     }
 
-    /// As [`Bidirectional::new`], for a boxed layer.
+    /// As [`Bidirectional::new`], for a boxed recurrent layer.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] if `layer` is not a recurrent layer.
-    pub fn from_boxed<R: RngCore>(layer: Box<dyn Layer<F>>, merge: MergeMode, rng: &mut R) -> Result<Self> {
-        let forward = layer.into_recurrent().map_err(|l| not_recurrent(l.as_ref()))?;
-        let mut backward = forward.fresh_copy(rng);
+    /// As [`Bidirectional::new`].
+    pub fn from_boxed<R: RngCore>(forward: Box<dyn RecurrentLayer<F>>, merge: MergeMode, rng: &mut R) -> Result<Self> {
+        let mut backward = forward.fresh_copy(rng)?;
         backward.set_go_backwards(!forward.go_backwards());
         Ok(Self::assemble(forward, backward, merge))
     }
@@ -136,11 +138,12 @@ impl<F: Float> Bidirectional<F> {
     /// to read the sequence the other way from the forward one.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] if either is not a recurrent layer, or they differ in input
-    /// size, units or `return_sequences`.
-    pub fn with_layers(forward: Box<dyn Layer<F>>, backward: Box<dyn Layer<F>>, merge: MergeMode) -> Result<Self> {
-        let forward = forward.into_recurrent().map_err(|l| not_recurrent(l.as_ref()))?;
-        let mut backward = backward.into_recurrent().map_err(|l| not_recurrent(l.as_ref()))?;
+    /// [`Error::InvalidConfig`] if they differ in input size, units or `return_sequences`.
+    pub fn with_layers(
+        forward: Box<dyn RecurrentLayer<F>>,
+        mut backward: Box<dyn RecurrentLayer<F>>,
+        merge: MergeMode,
+    ) -> Result<Self> {
         check_halves(forward.as_ref(), backward.as_ref(), false)?;
         backward.set_go_backwards(!forward.go_backwards());
         Ok(Self::assemble(forward, backward, merge))
@@ -371,18 +374,6 @@ impl<F: Float> Layer<F> for Bidirectional<F> {
         Ok((dx_f + dx_b).into_dyn())
     }
 
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
-    }
-
-    fn into_recurrent(self: Box<Self>) -> std::result::Result<Box<dyn RecurrentLayer<F>>, Box<dyn Layer<F>>> {
-        Err(self)
-    }
-
     fn clear_cache(&mut self) {
         self.cache = None;
         self.forward.clear_cache();
@@ -391,6 +382,12 @@ impl<F: Float> Layer<F> for Bidirectional<F> {
 
     fn has_cache(&self) -> bool {
         self.cache.is_some() && self.forward.has_cache() && self.backward.has_cache()
+    }
+
+    fn reseed(&mut self, seed: u64) {
+        // Each half mixes its seed, so neighbouring seeds give independent streams.
+        self.forward.reseed(seed);
+        self.backward.reseed(seed.wrapping_add(1));
     }
 
     fn config_summary(&self) -> String {

@@ -293,20 +293,6 @@ impl<F: Float> Layer<F> for Dense<F> {
             .map_err(|e| Error::shape("Dense input gradient", fmt_shape(&cache.in_shape), e.to_string()))
     }
 
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
-    }
-
-    fn into_recurrent(
-        self: Box<Self>,
-    ) -> std::result::Result<Box<dyn crate::layers::recurrent::RecurrentLayer<F>>, Box<dyn Layer<F>>> {
-        Err(self)
-    }
-
     fn clear_cache(&mut self) {
         self.cache = None;
     }

@@ -312,20 +312,6 @@ impl<F: Float> Layer<F> for Embedding<F> {
         self.cache.is_some()
     }
 
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
-    }
-
-    fn into_recurrent(
-        self: Box<Self>,
-    ) -> std::result::Result<Box<dyn crate::layers::recurrent::RecurrentLayer<F>>, Box<dyn Layer<F>>> {
-        Err(self)
-    }
-
     fn config_summary(&self) -> String {
         format!("vocab_size={}, dim={}, mask_zero={}", self.config.vocab_size, self.config.dim, self.config.mask_zero)
     }

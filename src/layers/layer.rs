@@ -77,12 +77,14 @@ pub trait Params<F: Float> {
 ///   arithmetic; on error the layer is unchanged. In [`Mode::Train`] it keeps a cache for the
 ///   backward pass; in [`Mode::Infer`] it keeps nothing for backward and invalidates any
 ///   earlier cache (buffers may be kept for reuse, but a following `backward` errs).
+/// * A layer is [`Any`]: reach the concrete type behind a `&dyn Layer<F>` by upcasting,
+///   `(layer as &dyn Any).downcast_ref::<Dense<f32>>()` (or [`crate::Sequential::layer_as`]).
 /// * [`Layer::backward`] takes dL/doutput for the last training forward pass, *adds* each
 ///   parameter's gradient to what is accumulated (call [`Params::zero_grad`] between steps),
 ///   and returns dL/dinput. For recurrent layers this is backpropagation through time over
 ///   all cached steps. The cache stays valid, so calling `backward` twice adds the gradients
 ///   twice (as two losses on the same output would).
-pub trait Layer<F: Float>: Params<F> + Debug + Send {
+pub trait Layer<F: Float>: Params<F> + Debug + Send + Any {
     /// The layer type as Keras prints it, e.g. `"SimpleRNN"`.
     fn kind(&self) -> &'static str;
 
@@ -161,13 +163,6 @@ pub trait Layer<F: Float>: Params<F> + Debug + Send {
     /// Whether a training forward pass is cached, so `backward` can run.
     fn has_cache(&self) -> bool;
 
-    /// The layer as [`Any`], to reach the concrete type inside a [`crate::Sequential`]
-    /// (see [`crate::Sequential::layer_as`]).
-    fn as_any(&self) -> &dyn Any;
-
-    /// The layer as mutable [`Any`] (see [`crate::Sequential::layer_as_mut`]).
-    fn as_any_mut(&mut self) -> &mut dyn Any;
-
     /// The layer's recurrent interface, if it is a recurrent layer.
     fn as_recurrent(&self) -> Option<&dyn RecurrentLayer<F>> {
         None
@@ -178,9 +173,12 @@ pub trait Layer<F: Float>: Params<F> + Debug + Send {
         None
     }
 
-    /// Converts a boxed layer into a boxed recurrent layer, or gives it back unchanged if it
-    /// is not one.
-    fn into_recurrent(self: Box<Self>) -> std::result::Result<Box<dyn RecurrentLayer<F>>, Box<dyn Layer<F>>>;
+    /// Restarts the layer's random source (dropout masks) from `seed`. Layers without
+    /// randomness ignore it (the default). [`crate::Sequential::reseed`] gives each layer its
+    /// own seed, and `fit` reseeds the model from its configuration's seed.
+    fn reseed(&mut self, seed: u64) {
+        let _ = seed;
+    }
 
     /// A one-line description of the configuration, e.g. `"units=3, activation=tanh"`.
     fn config_summary(&self) -> String {

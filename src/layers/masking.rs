@@ -10,7 +10,6 @@ use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD, Axis, Ix3};
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::layers::layer::{Layer, Mode, ParamMut, ParamRef, Params};
-use crate::layers::recurrent::RecurrentLayer;
 use crate::shape::{check_finite, check_nonempty, check_same, fmt_shape};
 
 /// Marks every time step whose features all equal `mask_value` as padding (Keras's
@@ -174,18 +173,6 @@ impl<F: Float> Layer<F> for Masking<F> {
 
     fn has_cache(&self) -> bool {
         self.cache.is_some()
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
-    }
-
-    fn into_recurrent(self: Box<Self>) -> std::result::Result<Box<dyn RecurrentLayer<F>>, Box<dyn Layer<F>>> {
-        Err(self)
     }
 
     fn config_summary(&self) -> String {

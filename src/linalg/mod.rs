@@ -260,10 +260,10 @@ pub(crate) fn gemm_packed<F: Float>(
 /// a plain loop. Allocation-free.
 #[inline]
 pub(crate) fn step_gemm<F: Float>(a: Mat<'_, F>, b: Mat<'_, F>, c: MatMut<'_, F>, accumulate: bool) {
-    debug_assert!(!a.trans && !b.trans);
+    let ((m, k), (k2, n)) = (a.dims(), b.dims());
     // The callers size every buffer before the loop; a mismatch is a crate bug, and the
     // indexing in `naive` turns it into a loud failure rather than a silently skipped product.
-    assert!(a.cols == b.rows && c.rows == a.rows && c.cols == b.cols, "step_gemm operand sizes");
+    assert!(k == k2 && c.rows == m && c.cols == n, "step_gemm operand sizes");
     naive(a.view(), b.view(), c.data, c.ld, accumulate);
 }
 

@@ -644,6 +644,9 @@ impl<F: Float> Sequential<F> {
         }
         let (xt, yt) = (x.slice_axis(Axis(0), (0..n_train).into()), y.slice_axis(Axis(0), (0..n_train).into()));
         let mut rng = StdRng::seed_from_u64(config.seed);
+        // Dropout masks follow the same seed: the same seed, data and starting weights give
+        // the same training run.
+        self.reseed(config.seed);
         let mut order: Vec<usize> = (0..n_train).collect();
         let batches = n_train.div_ceil(config.batch_size);
         let mut callbacks = std::mem::take(&mut config.callbacks);

@@ -125,6 +125,15 @@ impl<F: Float> Sequential<F> {
         Ok(self)
     }
 
+    /// Restarts every layer's random source (dropout masks): layer `k` gets its own stream
+    /// mixed from `seed` and `k`, so the training passes that follow draw the same masks
+    /// whatever ran before. [`Sequential::fit`] calls this with its configuration's seed.
+    pub fn reseed(&mut self, seed: u64) {
+        for (k, layer) in self.layers.iter_mut().enumerate() {
+            layer.reseed(crate::random::mix(seed, k as u64));
+        }
+    }
+
     /// The layers, in order.
     pub fn layers(&self) -> &[Box<dyn Layer<F>>] {
         &self.layers
@@ -150,13 +159,13 @@ impl<F: Float> Sequential<F> {
     /// # Ok::<(), recurrent::Error>(())
     /// ```
     pub fn layer_as<L: Layer<F> + 'static>(&self, index: usize) -> Option<&L> {
-        self.layers.get(index)?.as_any().downcast_ref::<L>()
+        (self.layers.get(index)?.as_ref() as &dyn std::any::Any).downcast_ref::<L>()
     }
 
     /// The layer at `index` as its concrete type, mutably (to set weights or an initial
     /// state), or `None` if the index is out of range or the layer is of another type.
     pub fn layer_as_mut<L: Layer<F> + 'static>(&mut self, index: usize) -> Option<&mut L> {
-        self.layers.get_mut(index)?.as_any_mut().downcast_mut::<L>()
+        (self.layers.get_mut(index)?.as_mut() as &mut dyn std::any::Any).downcast_mut::<L>()
     }
 
     /// Per-sample output shape of each layer, in order.

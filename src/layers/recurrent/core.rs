@@ -1,13 +1,17 @@
-//! The recurrent layer: the loop over time and backpropagation through time, written once
-//! for any [`Cell`].
+//! [`Recurrent`]: one [`Cell`] stepped over time with full BPTT. This file holds the layer,
+//! its construction, parameters, options and states; the loop itself is in `forward.rs` and
+//! `backward.rs`, its buffers in `workspace.rs`, the weight-gradient products in
+//! `grads.rs` and the trait implementations in `impls.rs`.
 //!
 //! # Forward
 //! ```text
-//! X  (B, T, I)  →  time-major copy Xs (T·B, I)   (read from T down to 1 with go_backwards)
+//! X  (B, T, I)  →  time-major copy Xs (T·B, I)   (read from T down to 1 with go_backwards;
+//!                                                  times the input dropout mask in training)
 //! GX = Xs W_x + b                                   one GEMM for all T steps  (T·B, G·H)
 //! h_0 = h0 or 0 (c_0 likewise)
 //! for t = 1..T:
-//!     gh  = h_{t−1} W_h[:, :E] (+ b_h)              one (B,H)·(H,E) product per step
+//!     h̃ = h_{t−1} ⊙ m_h                             (recurrent dropout, training only)
+//!     gh  = h̃ W_h[:, :E] (+ b_h)                    the cell's recurrent product (default: one GEMM)
 //!     h_t, c_t = cell(GX_t, gh, h_{t−1}, c_{t−1})   element-wise, in place
 //! output = [h_1 … h_T] as (B, T, H) if return_sequences, else h_T (B, H)
 //! ```
@@ -19,95 +23,59 @@
 //!     dh += dL/doutput at step t                    (only t = T without return_sequences)
 //!     trace[t] = ‖dh‖
 //!     dGX_t, dgh_t, dh_prev, dc = cell′(...)        element-wise
-//!     dh = dh_prev + dgh_t W_h[:, :E]ᵀ              one product per step
-//! dW_x += Xsᵀ dGX ;  dW_h[:, :E] += [h_0 … h_{T−1}]ᵀ dGH ;  db += Σ rows dGX   (one GEMM each)
-//! dW_h[:, E:] += [u_1 … u_T]ᵀ dGX[:, E:]            (cells with late gates only)
-//! dX = dGX W_xᵀ ;  dh0 = dh ;  dc0 = dc
+//!     dh = dh_prev + (dgh_t W_h[:, :E]ᵀ) ⊙ m_h       the product's backward (default: one GEMM)
+//! dW_x += Xsᵀ dGX ;  dW_h[:, :E] += H̃ᵀ dGH ;  db += Σ rows dGX   (one GEMM each)
+//! the cell's own parameters: Cell::backward_params
+//! dX = (dGX W_xᵀ) ⊙ m_x ;  dh0 = dh ;  dc0 = dc
 //! ```
 //! The per-step gradients are gathered in `dGX` (and `dGH`) so the weight gradients are one
 //! large product each instead of T small ones. All buffers live in a workspace sized once
 //! per (B, T) and reused, so the step loops allocate nothing.
 
-use ndarray::{Array1, Array2, Array3, ArrayD, ArrayView2, ArrayView3, ArrayViewD, Ix3};
-use ndarray_rand::rand::{Rng, RngCore};
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
+use ndarray_rand::rand::rngs::StdRng;
+use ndarray_rand::rand::{Rng, SeedableRng};
 
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::layers::layer::{Layer, Mode, ParamMut, ParamRef, Params};
-use crate::layers::recurrent::cell::{BackwardStep, Cell, ForwardStep, LateKernel, Weights};
-use crate::layers::recurrent::dynamic::RecurrentLayer;
+use crate::layers::recurrent::cell::{Cell, ParamSpec, Role, Weights};
 use crate::layers::recurrent::state::State;
 use crate::layers::recurrent::trace::GradientTrace;
-use crate::linalg::{add_column_sums, gemm, gemm_packed, pack, Mat, MatMut, PackedB};
-use crate::parallel::{num_threads, ranges, run_all, split_chunks};
-use crate::shape::{check_finite, check_nonempty, check_same, fmt_shape};
+use crate::layers::recurrent::workspace::Workspace;
+use crate::limits;
+use crate::shape::{check_finite, check_same, fmt_shape};
 
-/// Buffers reused across calls of the same shape (time-major: row `t·B + b`).
-#[derive(Debug, Clone, Default)]
-struct Workspace<F> {
-    batch: usize,
-    steps: usize,
-    /// The batch split across threads, as (first sample, samples). Every per-sample buffer
-    /// is laid out part by part, time-major inside a part: the row of sample b0 + j at step t
-    /// is `T·b0 + t·bn + j` (with one part: `t·B + b`).
-    parts: Vec<(usize, usize)>,
-    /// ‖dL/dh_t‖² per part and step.
-    sq_norms: Vec<F>,
-    /// Input in processing order, (T·B, I).
-    xs: Vec<F>,
-    /// Input projections, then whatever the cell keeps per step, (T·B, G·H).
-    gx: Vec<F>,
-    /// Separate recurrent projection of the current step, (B, E).
-    gh: Vec<F>,
-    /// Late-gate product of the current step, (B, L·H).
-    late: Vec<F>,
-    /// Hidden states h_0 … h_T, ((T+1)·B, H).
-    hs: Vec<F>,
-    /// Cell states c_0 … c_T, ((T+1)·B, H); empty without a cell state.
-    cs: Vec<F>,
-    /// The cell's per-step cache, (T·B, W).
-    cache: Vec<F>,
-    /// dL/dGX, (T·B, G·H).
-    dgx: Vec<F>,
-    /// dL/dgh per step, (T·B, E); empty unless the cell keeps gh separate.
-    dgh: Vec<F>,
-    dh: Vec<F>,
-    dh_prev: Vec<F>,
-    dc: Vec<F>,
-    dc_prev: Vec<F>,
-    /// dL/du_t scratch for late gates, (B, H).
-    du: Vec<F>,
-    /// dL/dh_t and dL/dc_t of masked rows, kept across the cell's backward step, (B, 2H).
-    carry: Vec<F>,
-    /// dL/dXs, (T·B, I).
-    dxs: Vec<F>,
-    /// Which steps are real (true) or masked (false), in row order (part-major, processing
-    /// order inside a part); empty when the pass has no mask.
-    mask: Vec<bool>,
-    /// W_hᵀ, (G·H, H): the backward step reads it row by row.
-    wh_t: Vec<F>,
-    /// W_h[:, :E] packed for the engine, once per forward pass.
-    wh_packed: PackedB<F>,
-    /// W_h[:, :E]ᵀ packed, once per backward pass.
-    wh_t_packed: PackedB<F>,
-    /// Whether the buffers hold a training forward pass that backward may use.
-    valid: bool,
+/// Where the parameters with the loop's roles sit in the parameter list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Slots {
+    pub(crate) kernel: usize,
+    pub(crate) bias: Option<usize>,
+    pub(crate) recurrent_kernel: Option<usize>,
+    pub(crate) recurrent_bias: Option<usize>,
 }
 
 /// A recurrent layer: one [`Cell`] stepped over time, with full BPTT.
 ///
 /// The concrete layers are aliases: [`super::SimpleRnn`], [`super::Lstm`] and [`super::Gru`]
-/// are `Recurrent<F, SimpleRnnCell>`, `Recurrent<F, LstmCell>` and `Recurrent<F, GruCell>`.
-/// Weights follow the lecture's row-vector layout (see [`Weights`]).
+/// are `Recurrent<F, SimpleRnnCell>`, `Recurrent<F, LstmCell>` and `Recurrent<F, GruCell>`;
+/// a cell written outside the crate gets the same loop as `Recurrent<F, MyCell>`.
+/// Parameters are the cell's [`ParamSpec`]s, in its order; the dense cells' weights follow
+/// the lecture's row-vector layout (see [`Weights`]).
 ///
 /// # Shapes
 /// input `(B, T, I)` → output `(B, T, H)` with `return_sequences`, else `(B, H)`.
-/// An initial state, when given, is `(B, H)` (plus `c` `(B, H)` for the LSTM).
+/// An initial state, when given, is `h` `(B, H)` (plus `c` `(B, S)` for cells with a second
+/// state part, `S = H` for the LSTM).
 ///
 /// # Options shared by every cell
 /// * `return_sequences`: every step's state, or only the last.
 /// * `go_backwards`: read the input from the last step to the first (Keras's option); the
 ///   output sequence is then in processing order, i.e. reversed.
+/// * `dropout` and `recurrent_dropout` (Keras's): in training, the inputs and the state fed
+///   to the recurrent product are multiplied by masks drawn once per sequence and kept for
+///   every step (Gal and Ghahramani's variational dropout), scaled by `1/(1−p)`; off in
+///   [`crate::Mode::Infer`]. The masks come from the layer's seeded source
+///   ([`Recurrent::set_seed`]), so training is reproducible.
 /// * Initial state: [`Recurrent::set_initial_state`], or per call with
 ///   [`Recurrent::forward_with_state`].
 /// * Keras's `return_state`: [`Recurrent::forward_return_state`] returns the output and the
@@ -116,63 +84,119 @@ struct Workspace<F> {
 /// * After `backward`: [`Recurrent::initial_state_grad`] and [`Recurrent::gradient_trace`].
 #[derive(Debug, Clone)]
 pub struct Recurrent<F: Float, C: Cell<F>> {
-    name: String,
-    cell: C,
-    input_size: usize,
-    units: usize,
-    return_sequences: bool,
-    go_backwards: bool,
-    weights: Weights<F>,
-    grads: Weights<F>,
-    initial_state: Option<State<F>>,
-    final_state: Option<State<F>>,
-    initial_state_grad: Option<State<F>>,
-    trace: Option<GradientTrace<F>>,
-    ws: Workspace<F>,
+    pub(crate) name: String,
+    pub(crate) cell: C,
+    pub(crate) input_size: usize,
+    pub(crate) units: usize,
+    pub(crate) return_sequences: bool,
+    pub(crate) go_backwards: bool,
+    pub(crate) specs: Vec<ParamSpec>,
+    pub(crate) slots: Slots,
+    pub(crate) params: Vec<ArrayD<F>>,
+    pub(crate) grads: Vec<ArrayD<F>>,
+    pub(crate) dropout: f64,
+    pub(crate) recurrent_dropout: f64,
+    pub(crate) seed: u64,
+    pub(crate) draws: u64,
+    pub(crate) initial_state: Option<State<F>>,
+    pub(crate) final_state: Option<State<F>>,
+    pub(crate) initial_state_grad: Option<State<F>>,
+    pub(crate) trace: Option<GradientTrace<F>>,
+    pub(crate) ws: Workspace<F>,
 }
 
-fn zeros_like<F: Float>(w: &Weights<F>) -> Weights<F> {
-    Weights {
-        kernel: Array2::zeros(w.kernel.raw_dim()),
-        recurrent_kernel: Array2::zeros(w.recurrent_kernel.raw_dim()),
-        bias: Array1::zeros(w.bias.raw_dim()),
-        recurrent_bias: w.recurrent_bias.as_ref().map(|b| Array1::zeros(b.raw_dim())),
+/// Checks a cell's parameter list against the loop's rules and finds the role slots.
+fn slots_of<F: Float, C: Cell<F>>(cell: &C, specs: &[ParamSpec], input: usize, units: usize) -> Result<Slots> {
+    let kind = cell.kind();
+    let gw = limits::mul(format_args!("{kind} gate columns (G·H)"), cell.gates(), units)?;
+    let ew = cell.recurrent_columns(units);
+    if ew > gw {
+        return Err(Error::config(format!("{kind} recurrent_columns"), format!("at most G·H = {gw}"), ew));
     }
-}
-
-/// The contiguous row-major data of an array. The layer keeps every weight and gradient in
-/// standard layout (`new`, `set_weights`), so the error is a crate bug made loud, never a
-/// silent empty slice.
-fn flat<'a, F, D: ndarray::Dimension>(what: &str, a: &'a ndarray::Array<F, D>) -> Result<&'a [F]> {
-    a.as_slice().ok_or_else(|| Error::shape(format!("{what} storage"), "row-major (standard layout)", "strided"))
-}
-
-fn flat_mut<'a, F, D: ndarray::Dimension>(what: &str, a: &'a mut ndarray::Array<F, D>) -> Result<&'a mut [F]> {
-    a.as_slice_mut().ok_or_else(|| Error::shape(format!("{what} storage"), "row-major (standard layout)", "strided"))
-}
-
-/// Every array of `w` in standard (row-major) layout.
-fn standard<F: Float>(w: Weights<F>) -> Weights<F> {
-    Weights {
-        kernel: w.kernel.as_standard_layout().into_owned(),
-        recurrent_kernel: w.recurrent_kernel.as_standard_layout().into_owned(),
-        bias: w.bias.as_standard_layout().into_owned(),
-        recurrent_bias: w.recurrent_bias.map(|b| b.as_standard_layout().into_owned()),
+    let mut slots = Slots { kernel: usize::MAX, bias: None, recurrent_kernel: None, recurrent_bias: None };
+    for (i, s) in specs.iter().enumerate() {
+        if specs[..i].iter().any(|o| o.name == s.name) {
+            return Err(Error::config(
+                format!("{kind} parameter names"),
+                "unique names",
+                format!("{:?} twice", s.name),
+            ));
+        }
+        let (slot, want): (&mut Option<usize>, Vec<usize>) = match s.role {
+            Role::InputKernel => {
+                if slots.kernel != usize::MAX {
+                    return Err(Error::config(format!("{kind} parameters"), "one input kernel", "two"));
+                }
+                check_same(format_args!("{kind} {} (input kernel)", s.name), &[input, gw], &s.shape)?;
+                slots.kernel = i;
+                continue;
+            }
+            Role::InputBias => (&mut slots.bias, vec![gw]),
+            Role::RecurrentKernel => (&mut slots.recurrent_kernel, vec![units, gw]),
+            Role::RecurrentBias => (&mut slots.recurrent_bias, vec![ew]),
+            Role::Own => {
+                limits::elements(format_args!("{kind} {}", s.name), &s.shape)?;
+                continue;
+            }
+        };
+        if slot.is_some() {
+            return Err(Error::config(
+                format!("{kind} parameters"),
+                format!("at most one with role {:?}", s.role),
+                "two",
+            ));
+        }
+        check_same(format_args!("{kind} {} ({:?})", s.name, s.role), &want, &s.shape)?;
+        *slot = Some(i);
     }
+    if slots.kernel == usize::MAX {
+        return Err(Error::config(format!("{kind} parameters"), "one with Role::InputKernel", "none"));
+    }
+    if ew > 0 && slots.recurrent_kernel.is_none() {
+        return Err(Error::config(
+            format!("{kind} recurrent_columns"),
+            "0 for a cell without a Role::RecurrentKernel parameter",
+            ew,
+        ));
+    }
+    if slots.recurrent_bias.is_some() != cell.separate_recurrent() {
+        return Err(Error::config(
+            format!("{kind} recurrent bias"),
+            "a Role::RecurrentBias parameter exactly when separate_recurrent() is true",
+            format!("separate_recurrent = {}", cell.separate_recurrent()),
+        ));
+    }
+    Ok(slots)
 }
 
-fn to_array2<F: Float>(what: &str, data: Vec<F>, rows: usize, cols: usize) -> Result<Array2<F>> {
-    Array2::from_shape_vec((rows, cols), data)
-        .map_err(|e| Error::shape(what, format!("({rows}, {cols})"), e.to_string()))
+/// Draws every parameter of `specs` in order from `rng`.
+fn draw_params<F: Float, R: Rng + ?Sized>(kind: &str, specs: &[ParamSpec], rng: &mut R) -> Result<Vec<ArrayD<F>>> {
+    specs.iter().map(|s| s.init.draw::<F, R>(rng, &s.shape, &format!("{kind} {}", s.name))).collect()
+}
+
+/// Zero arrays shaped like `params` (their gradients).
+fn zeros_like<F: Float>(kind: &str, specs: &[ParamSpec]) -> Result<Vec<ArrayD<F>>> {
+    specs.iter().map(|s| limits::try_zeros(IxDyn(&s.shape), format_args!("{kind} {} gradient", s.name))).collect()
+}
+
+/// A dropout rate: in [0, 1).
+pub(crate) fn check_rate(what: &str, p: f64) -> Result<()> {
+    if (0.0..1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err(Error::config(what.to_string(), "a rate in [0, 1)", p))
+    }
 }
 
 impl<F: Float, C: Cell<F>> Recurrent<F, C> {
-    /// Builds a layer stepping `cell` over time, with the cell's default initialisation drawn
-    /// from `rng`. The `*Config` builders ([`super::SimpleRnnConfig`]...) call this; use it
-    /// directly for a cell of your own.
+    /// Builds a layer stepping `cell` over time, with the cell's initialisers drawing from
+    /// `rng` in the order of [`Cell::params`]. The `*Config` builders
+    /// ([`super::SimpleRnnConfig`]...) call this; use it directly for a cell of your own.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] if `input_size` or `units` is 0.
+    /// [`Error::InvalidConfig`] if `input_size` or `units` is 0 or the cell's parameter list
+    /// breaks the loop's rules (see [`Cell::params`]); [`Error::TooLarge`] or
+    /// [`Error::OutOfMemory`] for sizes that cannot be held.
     pub fn new<R: Rng + ?Sized>(
         cell: C,
         input_size: usize,
@@ -187,16 +211,50 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         if units == 0 {
             return Err(Error::config(format!("{kind} units"), "at least 1", 0));
         }
-        let weights = standard(cell.init_weights(rng, input_size, units));
+        let specs = cell.params(input_size, units);
+        let slots = slots_of(&cell, &specs, input_size, units)?;
+        let params = draw_params(kind, &specs, rng)?;
         Ok(Recurrent {
             name: cell.default_name().to_string(),
-            grads: zeros_like(&weights),
-            weights,
+            grads: zeros_like(kind, &specs)?,
+            params,
+            specs,
+            slots,
             cell,
             input_size,
             units,
             return_sequences,
             go_backwards: false,
+            dropout: 0.0,
+            recurrent_dropout: 0.0,
+            seed: 0,
+            draws: 0,
+            initial_state: None,
+            final_state: None,
+            initial_state_grad: None,
+            trace: None,
+            ws: Workspace::default(),
+        })
+    }
+
+    /// The same configuration with fresh parameters drawn from `rng` (no state, no cache).
+    pub(crate) fn fresh(&self, rng: &mut dyn ndarray_rand::rand::RngCore) -> Result<Self> {
+        let kind = self.cell.kind();
+        Ok(Recurrent {
+            name: self.name.clone(),
+            cell: self.cell.clone(),
+            input_size: self.input_size,
+            units: self.units,
+            return_sequences: self.return_sequences,
+            go_backwards: self.go_backwards,
+            specs: self.specs.clone(),
+            slots: self.slots,
+            params: draw_params(kind, &self.specs, rng)?,
+            grads: zeros_like(kind, &self.specs)?,
+            dropout: self.dropout,
+            recurrent_dropout: self.recurrent_dropout,
+            seed: self.seed,
+            draws: 0,
             initial_state: None,
             final_state: None,
             initial_state_grad: None,
@@ -244,17 +302,132 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         self.ws.valid = false;
     }
 
-    /// The weights.
-    pub fn weights(&self) -> &Weights<F> {
-        &self.weights
+    /// The input dropout rate (Keras's `dropout`), 0 when off.
+    pub fn dropout(&self) -> f64 {
+        self.dropout
     }
 
-    /// The gradients accumulated by `backward`, in the same layout as the weights.
-    pub fn grads(&self) -> &Weights<F> {
-        &self.grads
+    /// Sets the input dropout rate: in training, each sample's input features are dropped
+    /// with probability `p` by one mask kept for every step, and the rest scaled by
+    /// `1/(1−p)`. Any training cache is dropped.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] unless `p` is in [0, 1); the layer is unchanged.
+    pub fn set_dropout(&mut self, p: f64) -> Result<()> {
+        check_rate(&format!("{} dropout", self.cell.kind()), p)?;
+        self.dropout = p;
+        self.ws.valid = false;
+        Ok(())
     }
 
-    /// Replaces all weights at once.
+    /// The recurrent dropout rate (Keras's `recurrent_dropout`), 0 when off.
+    pub fn recurrent_dropout(&self) -> f64 {
+        self.recurrent_dropout
+    }
+
+    /// Sets the recurrent dropout rate: in training, the state fed to the recurrent product
+    /// is multiplied by one mask per sample, kept for every step (Gal and Ghahramani), scaled
+    /// by `1/(1−p)`. The state itself (output, carry-over) is not dropped. Any training cache
+    /// is dropped.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] unless `p` is in [0, 1); the layer is unchanged.
+    pub fn set_recurrent_dropout(&mut self, p: f64) -> Result<()> {
+        check_rate(&format!("{} recurrent_dropout", self.cell.kind()), p)?;
+        self.recurrent_dropout = p;
+        self.ws.valid = false;
+        Ok(())
+    }
+
+    /// The seed of the layer's random source (dropout masks, a cell's own draws).
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Restarts the layer's random source from `seed`: the n-th training pass after this
+    /// draws the same masks whatever came before. `fit` reseeds every layer from its own seed.
+    pub fn set_seed(&mut self, seed: u64) {
+        self.seed = seed;
+        self.draws = 0;
+    }
+
+    /// The generator of the next pass: a fresh stream per training pass; inference passes
+    /// all read one fixed stream, so they are deterministic.
+    pub(crate) fn pass_rng(&mut self, train: bool) -> StdRng {
+        let counter = if train {
+            self.draws += 1;
+            self.draws - 1
+        } else {
+            u64::MAX
+        };
+        StdRng::seed_from_u64(crate::random::mix(self.seed, counter))
+    }
+
+    /// The cell's parameter list: names, shapes, initialisers and roles, in visiting order.
+    pub fn param_specs(&self) -> &[ParamSpec] {
+        &self.specs
+    }
+
+    /// The parameter called `name`, if the cell has one.
+    pub fn param(&self, name: &str) -> Option<ArrayViewD<'_, F>> {
+        let i = self.specs.iter().position(|s| s.name == name)?;
+        self.params.get(i).map(|a| a.view())
+    }
+
+    /// The gradient accumulated for the parameter called `name`.
+    pub fn param_grad(&self, name: &str) -> Option<ArrayViewD<'_, F>> {
+        let i = self.specs.iter().position(|s| s.name == name)?;
+        self.grads.get(i).map(|a| a.view())
+    }
+
+    /// Replaces the parameter called `name`.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if there is no such parameter or the shape differs;
+    /// [`Error::NonFinite`] for NaN or infinities. The layer is unchanged on error.
+    pub fn set_param(&mut self, name: &str, value: ArrayD<F>) -> Result<()> {
+        let kind = self.cell.kind();
+        let names: Vec<&str> = self.specs.iter().map(|s| s.name.as_str()).collect();
+        let i = names
+            .iter()
+            .position(|&n| n == name)
+            .ok_or_else(|| Error::shape(format!("{kind} parameter"), format!("one of {names:?}"), name))?;
+        check_same(format_args!("{kind} {name}"), &self.specs[i].shape, value.shape())?;
+        check_finite(format_args!("{kind} {name}"), &value)?;
+        self.params[i] = value.as_standard_layout().into_owned();
+        Ok(())
+    }
+
+    fn role_array(&self, of: &[ArrayD<F>], slot: Option<usize>) -> Option<ArrayD<F>> {
+        slot.and_then(|i| of.get(i)).cloned()
+    }
+
+    fn as_weights(&self, of: &[ArrayD<F>]) -> Weights<F> {
+        let two = |a: Option<ArrayD<F>>| {
+            a.and_then(|a| a.into_dimensionality().ok()).unwrap_or_else(|| ndarray::Array2::zeros((0, 0)))
+        };
+        let one = |a: Option<ArrayD<F>>| a.and_then(|a| a.into_dimensionality().ok());
+        Weights {
+            kernel: two(self.role_array(of, Some(self.slots.kernel))),
+            recurrent_kernel: two(self.role_array(of, self.slots.recurrent_kernel)),
+            bias: one(self.role_array(of, self.slots.bias)).unwrap_or_else(|| ndarray::Array1::zeros(0)),
+            recurrent_bias: one(self.role_array(of, self.slots.recurrent_bias)),
+        }
+    }
+
+    /// The parameters with the loop's four roles as [`Weights`] (a copy). A role the cell
+    /// does not have comes back empty (`(0, 0)` or length 0; `recurrent_bias` `None`).
+    pub fn weights(&self) -> Weights<F> {
+        self.as_weights(&self.params)
+    }
+
+    /// The gradients accumulated by `backward`, in the same layout as [`Recurrent::weights`].
+    pub fn grads(&self) -> Weights<F> {
+        self.as_weights(&self.grads)
+    }
+
+    /// Replaces the parameters with the loop's four roles at once (the cell's own parameters,
+    /// if any, are kept: see [`Recurrent::set_param`]).
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] if any array's shape differs from the current one (or the
@@ -262,35 +435,54 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
     /// [`Error::NonFinite`] for NaN or infinities. The layer is unchanged on error.
     pub fn set_weights(&mut self, w: Weights<F>) -> Result<()> {
         let kind = self.cell.kind();
-        check_same(format_args!("{kind} kernel"), self.weights.kernel.shape(), w.kernel.shape())?;
-        check_same(
-            format!("{kind} recurrent_kernel"),
-            self.weights.recurrent_kernel.shape(),
-            w.recurrent_kernel.shape(),
-        )?;
-        check_same(format_args!("{kind} bias"), self.weights.bias.shape(), w.bias.shape())?;
-        match (&self.weights.recurrent_bias, &w.recurrent_bias) {
-            (Some(a), Some(b)) => check_same(format_args!("{kind} recurrent_bias"), a.shape(), b.shape())?,
+        let s = self.slots;
+        let mut updates: Vec<(usize, ArrayD<F>, &str)> = vec![(s.kernel, w.kernel.into_dyn(), "kernel")];
+        match s.recurrent_kernel {
+            Some(i) => updates.push((i, w.recurrent_kernel.into_dyn(), "recurrent_kernel")),
+            None if w.recurrent_kernel.is_empty() => {}
+            None => {
+                return Err(Error::shape(
+                    format!("{kind} recurrent_kernel"),
+                    "none (this cell has no recurrent kernel)",
+                    fmt_shape(w.recurrent_kernel.shape()),
+                ))
+            }
+        }
+        match s.bias {
+            Some(i) => updates.push((i, w.bias.into_dyn(), "bias")),
+            None if w.bias.is_empty() => {}
+            None => {
+                return Err(Error::shape(
+                    format!("{kind} bias"),
+                    "none (this cell has no input bias)",
+                    fmt_shape(w.bias.shape()),
+                ))
+            }
+        }
+        match (s.recurrent_bias, w.recurrent_bias) {
+            (Some(i), Some(b)) => updates.push((i, b.into_dyn(), "recurrent_bias")),
             (None, None) => {}
-            (Some(a), None) => {
-                return Err(Error::shape(format!("{kind} recurrent_bias"), fmt_shape(a.shape()), "none"));
+            (Some(i), None) => {
+                return Err(Error::shape(format!("{kind} recurrent_bias"), fmt_shape(self.params[i].shape()), "none"));
             }
             (None, Some(b)) => {
                 return Err(Error::shape(format!("{kind} recurrent_bias"), "none", fmt_shape(b.shape())));
             }
         }
-        check_finite(format_args!("{kind} kernel"), &w.kernel)?;
-        check_finite(format_args!("{kind} recurrent_kernel"), &w.recurrent_kernel)?;
-        check_finite(format_args!("{kind} bias"), &w.bias)?;
-        if let Some(b) = &w.recurrent_bias {
-            check_finite(format_args!("{kind} recurrent_bias"), b)?;
+        for (i, a, name) in &updates {
+            check_same(format_args!("{kind} {name}"), self.params[*i].shape(), a.shape())?;
         }
-        // Keep the standard (row-major) layout the kernels read.
-        self.weights = standard(w);
+        for (_, a, name) in &updates {
+            check_finite(format_args!("{kind} {name}"), a)?;
+        }
+        for (i, a, _) in updates {
+            // Keep the standard (row-major) layout the kernels read.
+            self.params[i] = a.as_standard_layout().into_owned();
+        }
         Ok(())
     }
 
-    /// Sets the initial state used by [`Layer::forward`] (`None`: zeros). It is checked
+    /// Sets the initial state used by [`crate::Layer::forward`] (`None`: zeros). It is checked
     /// against the batch when a forward pass runs.
     pub fn set_initial_state(&mut self, state: Option<State<F>>) {
         self.initial_state = state;
@@ -317,18 +509,24 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         self.trace.as_ref()
     }
 
-    fn check_state(&self, what: &str, s: &State<F>, batch: usize) -> Result<()> {
+    /// Width `S` of the second state part (0 without one).
+    pub(crate) fn state_width(&self) -> usize {
+        self.cell.cell_state_width(self.units)
+    }
+
+    pub(crate) fn check_state(&self, what: &str, s: &State<F>, batch: usize) -> Result<()> {
         let want = [batch, self.units];
         let kind = self.cell.kind();
         check_same(format_args!("{kind} {what} h"), &want, s.h.shape())?;
         check_finite(format_args!("{kind} {what} h"), &s.h)?;
-        match (&s.c, self.cell.has_cell_state()) {
+        let sw = self.state_width();
+        match (&s.c, sw > 0) {
             (Some(c), true) => {
-                check_same(format_args!("{kind} {what} c"), &want, c.shape())?;
+                check_same(format_args!("{kind} {what} c"), &[batch, sw], c.shape())?;
                 check_finite(format_args!("{kind} {what} c"), c)?;
             }
             (None, true) => {
-                return Err(Error::shape(format!("{kind} {what} c"), fmt_shape(&want), "none"));
+                return Err(Error::shape(format!("{kind} {what} c"), fmt_shape(&[batch, sw]), "none"));
             }
             (Some(c), false) => {
                 return Err(Error::shape(
@@ -340,945 +538,5 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
             (None, false) => {}
         }
         Ok(())
-    }
-
-    /// Runs the layer from an explicit initial state (`None`: zeros), ignoring the one set by
-    /// [`Recurrent::set_initial_state`].
-    ///
-    /// # Errors
-    /// [`Error::ShapeMismatch`] if `x` is not `(B, T, I)` or the state not `(B, H)`;
-    /// [`Error::Empty`] if `B` or `T` is 0; [`Error::NonFinite`] if `x` or the state holds
-    /// NaN or an infinity. The layer is unchanged on error.
-    pub fn forward_with_state(
-        &mut self,
-        x: ArrayView3<'_, F>,
-        initial: Option<&State<F>>,
-        mode: Mode,
-    ) -> Result<ArrayD<F>> {
-        self.forward_masked_with_state(x, None, initial, mode)
-    }
-
-    /// Runs the layer on variable-length sequences: `mask` `(B, T)` says which steps are
-    /// real (`true`) and which are padding (`false`), and the initial state comes from
-    /// [`Recurrent::set_initial_state`]. See [`Recurrent::forward_masked_with_state`].
-    ///
-    /// # Errors
-    /// As [`Recurrent::forward_masked_with_state`].
-    pub fn forward_masked(
-        &mut self,
-        x: ArrayView3<'_, F>,
-        mask: Option<ArrayView2<'_, bool>>,
-        mode: Mode,
-    ) -> Result<ArrayD<F>> {
-        let init = self.initial_state.take();
-        let out = self.forward_masked_with_state(x, mask, init.as_ref(), mode);
-        self.initial_state = init;
-        out
-    }
-
-    /// Runs the layer from an explicit initial state, skipping the steps `mask` marks as
-    /// padding. For each sample independently:
-    ///
-    /// ```text
-    /// if mask[b, t]:  (h_t, c_t) = cell(x_t, h_{t−1}, c_{t−1});  y_t = h_t
-    /// else:           (h_t, c_t) = (h_{t−1}, c_{t−1});           y_t = 0
-    /// ```
-    ///
-    /// So a masked step leaves the state unchanged and gives a zero output row (with
-    /// `return_sequences`); without `return_sequences` the output is the state after the last
-    /// real step (the initial state for a sample with no real step, as PyTorch's packed
-    /// sequences). Inputs at masked steps have no influence, and their gradients are zero.
-    /// With `go_backwards` the mask is read backwards along with the input, so each sample's
-    /// real steps are processed from its last to its first. Leading (`pre`), trailing
-    /// (`post`) and interior padding are all allowed. `mask: None` runs every step.
-    ///
-    /// # Errors
-    /// As [`Recurrent::forward_with_state`]; [`Error::ShapeMismatch`] if `mask` is not
-    /// `(B, T)`. The layer is unchanged on error.
-    pub fn forward_masked_with_state(
-        &mut self,
-        x: ArrayView3<'_, F>,
-        mask: Option<ArrayView2<'_, bool>>,
-        initial: Option<&State<F>>,
-        mode: Mode,
-    ) -> Result<ArrayD<F>> {
-        let kind = self.cell.kind();
-        let (b, t, i) = x.dim();
-        if i != self.input_size {
-            return Err(Error::shape(
-                format!("{} input", self.name),
-                format!("(B, T, {}) for {kind} with input size {}", self.input_size, self.input_size),
-                fmt_shape(x.shape()),
-            ));
-        }
-        check_nonempty(format_args!("{} input", self.name), x.shape(), &["batch size", "time steps", "features"])?;
-        check_finite(format_args!("{} input", self.name), &x)?;
-        if let Some(s) = initial {
-            self.check_state("initial state", s, b)?;
-        }
-        if let Some(m) = &mask {
-            check_same(format_args!("{} mask (B, T)", self.name), &[b, t], m.shape())?;
-        }
-        self.ws.valid = false;
-        self.final_state = None;
-        self.initial_state_grad = None;
-        self.trace = None;
-
-        let d = Dims::new(&self.cell, t, i, self.units);
-        let h = d.h;
-        let ws = &mut self.ws;
-        ws.batch = b;
-        ws.steps = t;
-        batch_parts(b, t, &d, &mut ws.parts);
-        ws.xs.resize(t * b * i, F::zero());
-        ws.gx.resize(t * b * d.gw, F::zero());
-        ws.gh.resize(if d.sep { b * d.ew } else { 0 }, F::zero());
-        ws.late.resize(b * d.lw, F::zero());
-        ws.hs.resize((t + 1) * b * h, F::zero());
-        ws.cs.resize(if d.has_c { (t + 1) * b * h } else { 0 }, F::zero());
-        ws.cache.resize(t * b * d.cw, F::zero());
-
-        // Input rows in processing order, part-major (see `Workspace`).
-        let x = x.as_standard_layout();
-        let xd = x.as_slice().ok_or_else(|| Error::shape("input copy", "row-major", "strided"))?;
-        if b == 1 && !self.go_backwards {
-            // One sequence read forwards: already in processing order.
-            ws.xs.copy_from_slice(&xd[..t * i]);
-        }
-        for &(b0, bn) in ws.parts.iter().filter(|_| b > 1 || self.go_backwards) {
-            let base = t * b0;
-            for ti in 0..t {
-                let src_t = if self.go_backwards { t - 1 - ti } else { ti };
-                for bl in 0..bn {
-                    let src = ((b0 + bl) * t + src_t) * i;
-                    let dst = (base + ti * bn + bl) * i;
-                    ws.xs[dst..dst + i].copy_from_slice(&xd[src..src + i]);
-                }
-            }
-        }
-        // The mask in row order (empty without one).
-        ws.mask.clear();
-        if let Some(m) = &mask {
-            ws.mask.resize(t * b, true);
-            for &(b0, bn) in &ws.parts {
-                for ti in 0..t {
-                    let src_t = if self.go_backwards { t - 1 - ti } else { ti };
-                    for bl in 0..bn {
-                        ws.mask[t * b0 + ti * bn + bl] = m[[b0 + bl, src_t]];
-                    }
-                }
-            }
-        }
-        // GX = Xs W_x + b for every step at once.
-        let bias = flat("bias", &self.weights.bias)?;
-        for row in ws.gx.chunks_exact_mut(d.gw) {
-            row.copy_from_slice(bias);
-        }
-        gemm(
-            Mat::new(&ws.xs, t * b, i),
-            Mat::new(flat("kernel", &self.weights.kernel)?, i, d.gw),
-            MatMut::new(&mut ws.gx, t * b, d.gw),
-            true,
-        )?;
-
-        let wh = flat("recurrent_kernel", &self.weights.recurrent_kernel)?;
-        pack(Mat::strided(wh, h, d.ew, d.gw), &mut ws.wh_packed)?;
-        let rbias = match &self.weights.recurrent_bias {
-            Some(b) => flat("recurrent_bias", b)?,
-            None => &[],
-        };
-        let h0 = initial.map(|s| s.h.as_standard_layout());
-        let c0 = initial.and_then(|s| s.c.as_ref()).map(|c| c.as_standard_layout());
-        let shared = Shared { cell: &self.cell, d, wh, wh_packed: &ws.wh_packed, wh_t: &[], wh_t_packed: None, rbias };
-        let parts = &ws.parts;
-        if parts.len() == 1 {
-            // One part: no threads, and none of the bookkeeping below.
-            let bufs = ForwardBufs {
-                gx: &mut ws.gx,
-                gh: &mut ws.gh,
-                late: &mut ws.late,
-                hs: &mut ws.hs,
-                cs: &mut ws.cs,
-                cache: &mut ws.cache,
-                mask: &ws.mask,
-            };
-            shared.forward_part(
-                b,
-                bufs,
-                h0.as_ref().and_then(|a| a.as_slice()),
-                c0.as_ref().and_then(|a| a.as_slice()),
-            )?;
-        } else {
-            let jobs: Vec<_> = parts
-                .iter()
-                .zip(split_chunks(&mut ws.gx, t * d.gw, parts))
-                .zip(split_chunks(&mut ws.gh, d.ew, parts))
-                .zip(split_chunks(&mut ws.late, d.lw, parts))
-                .zip(split_chunks(&mut ws.hs, (t + 1) * h, parts))
-                .zip(split_chunks(&mut ws.cs, (t + 1) * h, parts))
-                .zip(split_chunks(&mut ws.cache, t * d.cw, parts))
-                .map(|((((((&(b0, bn), gx), gh), late), hs), cs), cache)| {
-                    let h0 = h0.as_ref().and_then(|a| a.as_slice()).map(|s| &s[b0 * h..(b0 + bn) * h]);
-                    let c0 = c0.as_ref().and_then(|a| a.as_slice()).map(|s| &s[b0 * h..(b0 + bn) * h]);
-                    let shared = &shared;
-                    let mask = if ws.mask.is_empty() { &[][..] } else { &ws.mask[t * b0..t * (b0 + bn)] };
-                    move || shared.forward_part(bn, ForwardBufs { gx, gh, late, hs, cs, cache, mask }, h0, c0)
-                })
-                .collect();
-            run_all(jobs).into_iter().collect::<Result<Vec<()>>>()?;
-        }
-
-        // Outputs (in processing order) and the final state, gathered from the parts.
-        // Built by appending in (sample, step) order: no zero-fill before the copy.
-        let mut h_last = Vec::with_capacity(b * h);
-        let mut c_last = Vec::with_capacity(if d.has_c { b * h } else { 0 });
-        let mut seq = Vec::with_capacity(if self.return_sequences { b * t * h } else { 0 });
-        for &(b0, bn) in parts {
-            let hs = &ws.hs[(t + 1) * b0 * h..(t + 1) * (b0 + bn) * h];
-            h_last.extend_from_slice(&hs[t * bn * h..]);
-            if d.has_c {
-                c_last.extend_from_slice(&ws.cs[(t + 1) * b0 * h..(t + 1) * (b0 + bn) * h][t * bn * h..]);
-            }
-            if self.return_sequences && bn == 1 {
-                // One sequence: h_1 … h_T are already contiguous.
-                seq.extend_from_slice(&hs[h..]);
-            } else if self.return_sequences {
-                for bl in 0..bn {
-                    for ti in 0..t {
-                        let src = ((ti + 1) * bn + bl) * h;
-                        seq.extend_from_slice(&hs[src..src + h]);
-                    }
-                }
-            }
-        }
-        if self.return_sequences && !ws.mask.is_empty() {
-            // Masked steps give zero output rows.
-            for &(b0, bn) in parts {
-                for bl in 0..bn {
-                    for ti in 0..t {
-                        if !ws.mask[t * b0 + ti * bn + bl] {
-                            let dst = ((b0 + bl) * t + ti) * h;
-                            seq[dst..dst + h].iter_mut().for_each(|v| *v = F::zero());
-                        }
-                    }
-                }
-            }
-        }
-        let h_last = to_array2("final state", h_last, b, h)?;
-        let c_last = if d.has_c { Some(to_array2("final cell state", c_last, b, h)?) } else { None };
-        let out = if self.return_sequences {
-            Array3::from_shape_vec((b, t, h), seq)
-                .map_err(|e| Error::shape("output", format!("({b}, {t}, {h})"), e.to_string()))?
-                .into_dyn()
-        } else {
-            h_last.clone().into_dyn()
-        };
-        self.final_state = Some(State { h: h_last, c: c_last });
-        ws.valid = mode == Mode::Train;
-        Ok(out)
-    }
-
-    /// Runs the layer and returns its output together with its final state, as Keras's
-    /// `return_state=True` does (the state is also kept for [`Recurrent::final_state`]).
-    ///
-    /// # Errors
-    /// As [`Recurrent::forward_with_state`].
-    pub fn forward_return_state(
-        &mut self,
-        x: ArrayView3<'_, F>,
-        initial: Option<&State<F>>,
-        mode: Mode,
-    ) -> Result<(ArrayD<F>, State<F>)> {
-        let out = self.forward_with_state(x, initial, mode)?;
-        let state = self.final_state.clone().ok_or_else(|| Error::NoForwardCache { layer: self.name.clone() })?;
-        Ok((out, state))
-    }
-
-    /// Backpropagation through time with an extra gradient on the final state (for a final
-    /// state that feeds something else, as an encoder's feeds a decoder). `None` means the
-    /// final state gets gradient only through the output. Returns dL/dx `(B, T, I)`.
-    ///
-    /// # Errors
-    /// As [`Layer::backward`]; [`Error::ShapeMismatch`] if `grad_final` is not `(B, H)` (with
-    /// `c` exactly for the LSTM). Nothing is accumulated on error.
-    pub fn backward_with_state(
-        &mut self,
-        grad_output: ArrayViewD<'_, F>,
-        grad_final: Option<&State<F>>,
-    ) -> Result<Array3<F>> {
-        if !self.ws.valid {
-            return Err(Error::NoForwardCache { layer: self.name.clone() });
-        }
-        let (b, t, i, h) = (self.ws.batch, self.ws.steps, self.input_size, self.units);
-        let want: Vec<usize> = if self.return_sequences { vec![b, t, h] } else { vec![b, h] };
-        check_same(format_args!("{} grad_output (must match the output)", self.name), &want, grad_output.shape())?;
-        check_finite(format_args!("{} grad_output", self.name), &grad_output)?;
-        if let Some(s) = grad_final {
-            self.check_state("final state gradient", s, b)?;
-        }
-        let g = grad_output.as_standard_layout();
-        let g = g.as_slice().ok_or_else(|| Error::shape("grad_output copy", "row-major", "strided"))?;
-
-        let d = Dims::new(&self.cell, t, i, h);
-        let ws = &mut self.ws;
-        ws.dgx.resize(t * b * d.gw, F::zero());
-        ws.dgh.resize(if d.sep { t * b * d.ew } else { 0 }, F::zero());
-        ws.du.resize(if d.lw > 0 { b * h } else { 0 }, F::zero());
-        ws.carry.resize(if ws.mask.is_empty() { 0 } else { 2 * b * h }, F::zero());
-        ws.dh.resize(b * h, F::zero());
-        ws.dh_prev.resize(b * h, F::zero());
-        ws.dc.resize(if d.has_c { b * h } else { 0 }, F::zero());
-        ws.dc_prev.resize(if d.has_c { b * h } else { 0 }, F::zero());
-        ws.dxs.resize(t * b * i, F::zero());
-        ws.sq_norms.clear();
-        ws.sq_norms.resize(ws.parts.len() * t, F::zero());
-
-        // W_hᵀ once per pass, so the per-step product streams contiguous rows.
-        ws.wh_t.resize(d.gw * h, F::zero());
-        let wh = flat("recurrent_kernel", &self.weights.recurrent_kernel)?;
-        for (r, row) in wh.chunks_exact(d.gw).enumerate() {
-            for (c, &v) in row.iter().enumerate() {
-                ws.wh_t[c * h + r] = v;
-            }
-        }
-        pack(Mat::new(&ws.wh_t[..d.ew * h], d.ew, h), &mut ws.wh_t_packed)?;
-        let gf_h = grad_final.map(|s| s.h.as_standard_layout());
-        let gf_c = grad_final.and_then(|s| s.c.as_ref()).map(|c| c.as_standard_layout());
-        let shared = Shared {
-            cell: &self.cell,
-            d,
-            wh,
-            wh_packed: &ws.wh_packed,
-            wh_t: &ws.wh_t,
-            wh_t_packed: Some(&ws.wh_t_packed),
-            rbias: &[],
-        };
-        let seq = self.return_sequences;
-        let parts = &ws.parts;
-        if parts.len() == 1 {
-            // One part: no threads, and none of the bookkeeping below.
-            let fwd = PartView { gx: &ws.gx, hs: &ws.hs, cs: &ws.cs, cache: &ws.cache };
-            let bufs = BackwardBufs {
-                dgx: &mut ws.dgx,
-                dgh: &mut ws.dgh,
-                dh: &mut ws.dh,
-                dh_prev: &mut ws.dh_prev,
-                dc: &mut ws.dc,
-                dc_prev: &mut ws.dc_prev,
-                du: &mut ws.du,
-                carry: &mut ws.carry,
-                sq_norms: &mut ws.sq_norms,
-            };
-            let mask = &ws.mask[..];
-            let gf_h = gf_h.as_ref().and_then(|a| a.as_slice());
-            let gf_c = gf_c.as_ref().and_then(|a| a.as_slice());
-            shared.backward_part(0, b, g, seq, fwd, mask, bufs, gf_h, gf_c)?;
-        } else {
-            let jobs: Vec<_> = parts
-                .iter()
-                .zip(split_chunks(&mut ws.dgx, t * d.gw, parts))
-                .zip(split_chunks(&mut ws.dgh, t * d.ew, parts))
-                .zip(split_chunks(&mut ws.dh, h, parts))
-                .zip(split_chunks(&mut ws.dh_prev, h, parts))
-                .zip(split_chunks(&mut ws.dc, h, parts))
-                .zip(split_chunks(&mut ws.dc_prev, h, parts))
-                .zip(split_chunks(&mut ws.du, h, parts))
-                .zip(split_chunks(&mut ws.carry, 2 * h, parts))
-                .zip(split_chunks(&mut ws.sq_norms, t, &vec![(0, 1); parts.len()]))
-                .map(|(((((((((&(b0, bn), dgx), dgh), dh), dh_prev), dc), dc_prev), du), carry), sq)| {
-                    let rows = |unit: usize, v: &'_ [F]| -> std::ops::Range<usize> {
-                        let _ = v;
-                        unit * b0..unit * (b0 + bn)
-                    };
-                    let fwd = PartView {
-                        gx: &ws.gx[rows(t * d.gw, &ws.gx)],
-                        hs: &ws.hs[rows((t + 1) * h, &ws.hs)],
-                        cs: if d.has_c { &ws.cs[rows((t + 1) * h, &ws.cs)] } else { &[] },
-                        cache: &ws.cache[rows(t * d.cw, &ws.cache)],
-                    };
-                    let gf_h = gf_h.as_ref().and_then(|a| a.as_slice()).map(|s| &s[b0 * h..(b0 + bn) * h]);
-                    let gf_c = gf_c.as_ref().and_then(|a| a.as_slice()).map(|s| &s[b0 * h..(b0 + bn) * h]);
-                    let shared = &shared;
-                    let bufs = BackwardBufs { dgx, dgh, dh, dh_prev, dc, dc_prev, du, carry, sq_norms: sq };
-                    let mask = if ws.mask.is_empty() { &[][..] } else { &ws.mask[t * b0..t * (b0 + bn)] };
-                    move || shared.backward_part(b0, bn, g, seq, fwd, mask, bufs, gf_h, gf_c)
-                })
-                .collect();
-            run_all(jobs).into_iter().collect::<Result<Vec<()>>>()?;
-        }
-
-        // Weight gradients: one product each over all T·B rows (per part where the rows of
-        // one operand are laid out per part).
-        let (tb, gw, ew, lw) = (t * b, d.gw, d.ew, d.lw);
-        let gk = flat_mut("kernel gradient", &mut self.grads.kernel)?;
-        gemm(Mat::new(&ws.xs, tb, i).t(), Mat::new(&ws.dgx, tb, gw), MatMut::new(gk, i, gw), true)?;
-        let grk = flat_mut("recurrent_kernel gradient", &mut self.grads.recurrent_kernel)?;
-        for &(b0, bn) in parts {
-            let (r0, rn) = (t * b0, t * bn);
-            if ew > 0 {
-                // h_{t−1} for the part's rows: its first T blocks of states.
-                let hprev = &ws.hs[(t + 1) * b0 * h..(t + 1) * b0 * h + rn * h];
-                let dg_early = if d.sep {
-                    Mat::new(&ws.dgh[r0 * ew..(r0 + rn) * ew], rn, ew)
-                } else {
-                    Mat::strided(&ws.dgx[r0 * gw..(r0 + rn) * gw], rn, ew, gw)
-                };
-                gemm(Mat::new(hprev, rn, h).t(), dg_early, MatMut::strided(grk, h, ew, gw), true)?;
-            }
-            if lw > 0 {
-                // The late blocks multiplied u_t, kept in the first H columns of each cache row.
-                gemm(
-                    Mat::strided(&ws.cache[r0 * d.cw..(r0 + rn) * d.cw], rn, h, d.cw).t(),
-                    Mat::strided(&ws.dgx[r0 * gw + ew..(r0 + rn) * gw], rn, lw, gw),
-                    MatMut::strided(&mut grk[ew..], h, lw, gw),
-                    true,
-                )?;
-            }
-        }
-        add_column_sums(&ws.dgx, tb, gw, gw, flat_mut("bias gradient", &mut self.grads.bias)?);
-        if let Some(rb) = self.grads.recurrent_bias.as_mut() {
-            add_column_sums(&ws.dgh, tb, ew, ew, flat_mut("recurrent_bias gradient", rb)?);
-        }
-        // dXs = dGX W_xᵀ, then back to batch-major input positions.
-        gemm(
-            Mat::new(&ws.dgx, tb, gw),
-            Mat::new(flat("kernel", &self.weights.kernel)?, i, gw).t(),
-            MatMut::new(&mut ws.dxs, tb, i),
-            false,
-        )?;
-        // Built by appending in (sample, position) order: no zero-fill before the copy.
-        let mut dx = Vec::with_capacity(b * t * i);
-        let mut sq = vec![F::zero(); t];
-        for (p, &(b0, bn)) in parts.iter().enumerate() {
-            for bl in 0..bn {
-                for pos in 0..t {
-                    let ti = if self.go_backwards { t - 1 - pos } else { pos };
-                    let src = (t * b0 + ti * bn + bl) * i;
-                    dx.extend_from_slice(&ws.dxs[src..src + i]);
-                }
-            }
-            for (s, &v) in sq.iter_mut().zip(&ws.sq_norms[p * t..(p + 1) * t]) {
-                *s += v;
-            }
-        }
-        // The parts left dL/dh_0 (dL/dc_0) of their rows in order in dh (dc).
-        let dh0 = ws.dh[..b * h].to_vec();
-        let dc0 = if d.has_c { ws.dc[..b * h].to_vec() } else { Vec::new() };
-        let dx = Array3::from_shape_vec((b, t, i), dx)
-            .map_err(|e| Error::shape("input gradient", format!("({b}, {t}, {i})"), e.to_string()))?;
-        let dh0 = to_array2("initial state gradient", dh0, b, h)?;
-        let dc0 = if d.has_c { Some(to_array2("initial cell state gradient", dc0, b, h)?) } else { None };
-        self.initial_state_grad = Some(State { h: dh0, c: dc0 });
-        self.trace = Some(GradientTrace::new(sq.into_iter().map(|v| v.sqrt()).collect()));
-        Ok(dx)
-    }
-}
-
-/// Sizes of one pass: T steps, I inputs, H units, G·H gate columns of which the first E are
-/// multiplied by h_{t−1} and the last L·H by the cell's u_t, and the cell's cache width.
-#[derive(Debug, Clone, Copy)]
-struct Dims {
-    t: usize,
-    h: usize,
-    gates: usize,
-    late_gates: usize,
-    gw: usize,
-    ew: usize,
-    lw: usize,
-    cw: usize,
-    sep: bool,
-    has_c: bool,
-}
-
-impl Dims {
-    fn new<F: Float, C: Cell<F>>(cell: &C, t: usize, _i: usize, h: usize) -> Self {
-        let (gates, late_gates) = (cell.gates(), cell.late_gates());
-        let (gw, lw) = (gates * h, late_gates * h);
-        Dims {
-            t,
-            h,
-            gates,
-            late_gates,
-            gw,
-            ew: gw - lw,
-            lw,
-            cw: cell.cache_width(h),
-            sep: cell.separate_recurrent(),
-            has_c: cell.has_cell_state(),
-        }
-    }
-}
-
-/// How the batch is split across threads: one part unless several threads are allowed and
-/// the time loop is worth splitting.
-fn batch_parts(b: usize, t: usize, d: &Dims, parts: &mut Vec<(usize, usize)>) {
-    let threads = num_threads();
-    // Multiply-adds of the recurrent products of the whole loop.
-    let work = b * t * d.h * d.gw;
-    parts.clear();
-    if threads > 1 && b >= 2 && work >= PARALLEL_LOOP_MIN {
-        parts.extend(ranges(b, threads, 1));
-    } else {
-        parts.push((0, b));
-    }
-}
-
-/// From this many multiply-adds in the time loop on, the batch is split across threads.
-const PARALLEL_LOOP_MIN: usize = 1 << 21;
-
-/// What every part reads: the cell, the sizes and the weights.
-struct Shared<'a, F, C> {
-    cell: &'a C,
-    d: Dims,
-    wh: &'a [F],
-    wh_packed: &'a PackedB<F>,
-    wh_t: &'a [F],
-    wh_t_packed: Option<&'a PackedB<F>>,
-    rbias: &'a [F],
-}
-
-/// One part's forward buffers (its share of the batch, time-major inside).
-struct ForwardBufs<'a, F> {
-    gx: &'a mut [F],
-    gh: &'a mut [F],
-    late: &'a mut [F],
-    hs: &'a mut [F],
-    cs: &'a mut [F],
-    cache: &'a mut [F],
-    /// The part's mask in row order; empty without one.
-    mask: &'a [bool],
-}
-
-/// One part's forward results, read by its backward pass.
-struct PartView<'a, F> {
-    gx: &'a [F],
-    hs: &'a [F],
-    cs: &'a [F],
-    cache: &'a [F],
-}
-
-/// One part's backward buffers.
-struct BackwardBufs<'a, F> {
-    dgx: &'a mut [F],
-    dgh: &'a mut [F],
-    dh: &'a mut [F],
-    dh_prev: &'a mut [F],
-    dc: &'a mut [F],
-    dc_prev: &'a mut [F],
-    du: &'a mut [F],
-    carry: &'a mut [F],
-    sq_norms: &'a mut [F],
-}
-
-impl<F: Float, C: Cell<F>> Shared<'_, F, C> {
-    /// The time loop for `bn` sequences. Allocation-free.
-    fn forward_part(&self, bn: usize, w: ForwardBufs<'_, F>, h0: Option<&[F]>, c0: Option<&[F]>) -> Result<()> {
-        let Dims { t, h, gw, ew, cw, sep, has_c, gates, late_gates, .. } = self.d;
-        let bh = bn * h;
-        match h0 {
-            Some(s) => w.hs[..bh].copy_from_slice(s),
-            None => w.hs[..bh].iter_mut().for_each(|v| *v = F::zero()),
-        }
-        if has_c {
-            match c0 {
-                Some(s) => w.cs[..bh].copy_from_slice(s),
-                None => w.cs[..bh].iter_mut().for_each(|v| *v = F::zero()),
-            }
-        }
-        let wh_early = Mat::strided(self.wh, h, ew, gw);
-        let late = LateKernel::new(self.wh, &[], h, gates, late_gates);
-        for step in 0..t {
-            let (hs_done, hs_rest) = w.hs.split_at_mut((step + 1) * bh);
-            let h_prev = &hs_done[step * bh..];
-            let h_next = &mut hs_rest[..bh];
-            let (c_prev, c_next): (&[F], &mut [F]) = if has_c {
-                let (cs_done, cs_rest) = w.cs.split_at_mut((step + 1) * bh);
-                (&cs_done[step * bh..], &mut cs_rest[..bh])
-            } else {
-                (&[], &mut [])
-            };
-            let gx_t = &mut w.gx[step * bn * gw..(step + 1) * bn * gw];
-            if sep {
-                for row in w.gh.chunks_exact_mut(ew) {
-                    row.copy_from_slice(&self.rbias[..ew]);
-                }
-                gemm_packed(Mat::new(h_prev, bn, h), wh_early, self.wh_packed, MatMut::new(w.gh, bn, ew), true)?;
-            } else if ew > 0 {
-                gemm_packed(
-                    Mat::new(h_prev, bn, h),
-                    wh_early,
-                    self.wh_packed,
-                    MatMut::strided(gx_t, bn, ew, gw),
-                    true,
-                )?;
-            }
-            self.cell.forward_step(ForwardStep {
-                batch: bn,
-                units: h,
-                gx: gx_t,
-                gh: w.gh,
-                h_prev,
-                c_prev,
-                h: h_next,
-                c: c_next,
-                cache: &mut w.cache[step * bn * cw..(step + 1) * bn * cw],
-                late,
-                late_out: w.late,
-            });
-            if !w.mask.is_empty() {
-                // A masked step carries the state over unchanged.
-                for (bl, _) in w.mask[step * bn..(step + 1) * bn].iter().enumerate().filter(|(_, &m)| !m) {
-                    h_next[bl * h..(bl + 1) * h].copy_from_slice(&h_prev[bl * h..(bl + 1) * h]);
-                    if has_c {
-                        c_next[bl * h..(bl + 1) * h].copy_from_slice(&c_prev[bl * h..(bl + 1) * h]);
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// BPTT for the part of `bn` sequences starting at `b0`. Leaves dL/dh_0 (and dL/dc_0)
-    /// of its rows in `w.dh` (`w.dc`). Allocation-free.
-    #[allow(clippy::too_many_arguments)]
-    fn backward_part(
-        &self,
-        b0: usize,
-        bn: usize,
-        g: &[F],
-        seq: bool,
-        f: PartView<'_, F>,
-        mask: &[bool],
-        w: BackwardBufs<'_, F>,
-        gf_h: Option<&[F]>,
-        gf_c: Option<&[F]>,
-    ) -> Result<()> {
-        let Dims { t, h, gw, ew, cw, sep, has_c, gates, late_gates, .. } = self.d;
-        let bh = bn * h;
-        let (mut dh, mut dh_prev, mut dc, mut dc_prev) = (w.dh, w.dh_prev, w.dc, w.dc_prev);
-        match gf_h {
-            Some(s) => dh.copy_from_slice(s),
-            None => dh.iter_mut().for_each(|v| *v = F::zero()),
-        }
-        if has_c {
-            match gf_c {
-                Some(s) => dc.copy_from_slice(s),
-                None => dc.iter_mut().for_each(|v| *v = F::zero()),
-            }
-        }
-        let wh_t_early = Mat::new(&self.wh_t[..ew * h], ew, h);
-        let late = LateKernel::new(self.wh, self.wh_t, h, gates, late_gates);
-        let packed = self.wh_t_packed.ok_or_else(|| Error::shape("packed W_hᵀ", "present", "missing"))?;
-        for step in (0..t).rev() {
-            // The output's gradient enters at this step.
-            let step_mask = if mask.is_empty() { &[][..] } else { &mask[step * bn..(step + 1) * bn] };
-            for bl in 0..bn {
-                let bi = b0 + bl;
-                let src = if seq {
-                    // A masked step's output is the constant 0: no gradient enters there.
-                    step_mask.get(bl).is_none_or(|&m| m).then_some((bi * t + step) * h)
-                } else if step == t - 1 {
-                    Some(bi * h)
-                } else {
-                    None
-                };
-                if let Some(src) = src {
-                    for (d, &s) in dh[bl * h..(bl + 1) * h].iter_mut().zip(&g[src..src + h]) {
-                        *d += s;
-                    }
-                }
-            }
-            w.sq_norms[step] = dh.iter().map(|&v| v * v).sum::<F>();
-            let rows = step * bn * gw..(step + 1) * bn * gw;
-            let erows = step * bn * ew..(step + 1) * bn * ew;
-            let (c_prev, c_now): (&[F], &[F]) = if has_c {
-                (&f.cs[step * bh..(step + 1) * bh], &f.cs[(step + 1) * bh..(step + 2) * bh])
-            } else {
-                (&[], &[])
-            };
-            // A masked step passes the state through: keep its incoming gradient (the cell's
-            // backward step may use dh and dc as scratch).
-            for (bl, _) in step_mask.iter().enumerate().filter(|(_, &m)| !m) {
-                w.carry[2 * bl * h..(2 * bl + 1) * h].copy_from_slice(&dh[bl * h..(bl + 1) * h]);
-                if has_c {
-                    w.carry[(2 * bl + 1) * h..(2 * bl + 2) * h].copy_from_slice(&dc[bl * h..(bl + 1) * h]);
-                }
-            }
-            let dgh: &mut [F] = if sep { &mut w.dgh[erows.clone()] } else { &mut [] };
-            self.cell.backward_step(BackwardStep {
-                batch: bn,
-                units: h,
-                gx: &f.gx[rows.clone()],
-                h_prev: &f.hs[step * bh..(step + 1) * bh],
-                c_prev,
-                h: &f.hs[(step + 1) * bh..(step + 2) * bh],
-                c: c_now,
-                cache: &f.cache[step * bn * cw..(step + 1) * bn * cw],
-                dh,
-                dc,
-                dgx: &mut w.dgx[rows.clone()],
-                dgh,
-                dh_prev,
-                dc_prev,
-                late,
-                late_scratch: w.du,
-            });
-            // A masked step passed the state through: its gradient goes straight back, and
-            // nothing reaches its gates (so neither the weights nor its input).
-            for (bl, _) in step_mask.iter().enumerate().filter(|(_, &m)| !m) {
-                dh_prev[bl * h..(bl + 1) * h].copy_from_slice(&w.carry[2 * bl * h..(2 * bl + 1) * h]);
-                if has_c {
-                    dc_prev[bl * h..(bl + 1) * h].copy_from_slice(&w.carry[(2 * bl + 1) * h..(2 * bl + 2) * h]);
-                }
-                w.dgx[rows.start + bl * gw..rows.start + (bl + 1) * gw].iter_mut().for_each(|v| *v = F::zero());
-                if sep {
-                    w.dgh[erows.start + bl * ew..erows.start + (bl + 1) * ew].iter_mut().for_each(|v| *v = F::zero());
-                }
-            }
-            // dh_{t−1} = direct part + dgh_t W_h[:, :E]ᵀ.
-            if ew > 0 {
-                let dgh_t = if sep { Mat::new(&w.dgh[erows], bn, ew) } else { Mat::strided(&w.dgx[rows], bn, ew, gw) };
-                gemm_packed(dgh_t, wh_t_early, packed, MatMut::new(dh_prev, bn, h), true)?;
-            }
-            std::mem::swap(&mut dh, &mut dh_prev);
-            std::mem::swap(&mut dc, &mut dc_prev);
-        }
-        // After an odd number of swaps the result sits in the other buffer: bring it home.
-        if t % 2 == 1 {
-            dh_prev.copy_from_slice(dh);
-            dc_prev.copy_from_slice(dc);
-        }
-        Ok(())
-    }
-}
-
-impl<F: Float, C: Cell<F>> Params<F> for Recurrent<F, C> {
-    fn visit_params(&self, f: &mut dyn FnMut(ParamRef<'_, F>)) {
-        let (w, g) = (&self.weights, &self.grads);
-        f(ParamRef { name: "kernel", value: w.kernel.view().into_dyn(), grad: g.kernel.view().into_dyn() });
-        f(ParamRef {
-            name: "recurrent_kernel",
-            value: w.recurrent_kernel.view().into_dyn(),
-            grad: g.recurrent_kernel.view().into_dyn(),
-        });
-        f(ParamRef { name: "bias", value: w.bias.view().into_dyn(), grad: g.bias.view().into_dyn() });
-        if let (Some(v), Some(gr)) = (&w.recurrent_bias, &g.recurrent_bias) {
-            f(ParamRef { name: "recurrent_bias", value: v.view().into_dyn(), grad: gr.view().into_dyn() });
-        }
-    }
-
-    fn visit_params_mut(&mut self, f: &mut dyn FnMut(ParamMut<'_, F>)) {
-        let (w, g) = (&mut self.weights, &mut self.grads);
-        f(ParamMut { name: "kernel", value: w.kernel.view_mut().into_dyn(), grad: g.kernel.view_mut().into_dyn() });
-        f(ParamMut {
-            name: "recurrent_kernel",
-            value: w.recurrent_kernel.view_mut().into_dyn(),
-            grad: g.recurrent_kernel.view_mut().into_dyn(),
-        });
-        f(ParamMut { name: "bias", value: w.bias.view_mut().into_dyn(), grad: g.bias.view_mut().into_dyn() });
-        if let (Some(v), Some(gr)) = (w.recurrent_bias.as_mut(), g.recurrent_bias.as_mut()) {
-            f(ParamMut { name: "recurrent_bias", value: v.view_mut().into_dyn(), grad: gr.view_mut().into_dyn() });
-        }
-    }
-}
-
-impl<F: Float, C: Cell<F>> Layer<F> for Recurrent<F, C> {
-    fn kind(&self) -> &'static str {
-        self.cell.kind()
-    }
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn set_name(&mut self, name: String) {
-        self.name = name;
-    }
-
-    fn input_spec(&self) -> Vec<Option<usize>> {
-        vec![None, Some(self.input_size)]
-    }
-
-    fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
-        match input_shape {
-            [t, i] if *i == self.input_size => {
-                Ok(if self.return_sequences { vec![*t, self.units] } else { vec![self.units] })
-            }
-            _ => Err(Error::shape(
-                format!("{} input", self.name),
-                format!("(T, {}) per sample", self.input_size),
-                fmt_shape(input_shape),
-            )),
-        }
-    }
-
-    fn forward(&mut self, input: ArrayViewD<'_, F>, mode: Mode) -> Result<ArrayD<F>> {
-        Layer::forward_masked(self, input, None, mode)
-    }
-
-    fn forward_masked(
-        &mut self,
-        input: ArrayViewD<'_, F>,
-        mask: Option<ArrayView2<'_, bool>>,
-        mode: Mode,
-    ) -> Result<ArrayD<F>> {
-        let shape = input.shape().to_vec();
-        let x = input.into_dimensionality::<Ix3>().map_err(|_| {
-            Error::shape(
-                format!("{} input", self.name),
-                format!("(B, T, {}): rank 3", self.input_size),
-                format!("{} (rank {})", fmt_shape(&shape), shape.len()),
-            )
-        })?;
-        Recurrent::forward_masked(self, x, mask, mode)
-    }
-
-    fn output_mask(
-        &self,
-        _input: ArrayViewD<'_, F>,
-        mask: Option<ArrayView2<'_, bool>>,
-    ) -> Result<Option<Array2<bool>>> {
-        Ok(if self.return_sequences { mask.map(|m| m.to_owned()) } else { None })
-    }
-
-    fn backward(&mut self, grad_output: ArrayViewD<'_, F>) -> Result<ArrayD<F>> {
-        Ok(self.backward_with_state(grad_output, None)?.into_dyn())
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
-    }
-
-    fn as_recurrent(&self) -> Option<&dyn RecurrentLayer<F>> {
-        Some(self)
-    }
-
-    fn as_recurrent_mut(&mut self) -> Option<&mut dyn RecurrentLayer<F>> {
-        Some(self)
-    }
-
-    fn into_recurrent(self: Box<Self>) -> std::result::Result<Box<dyn RecurrentLayer<F>>, Box<dyn Layer<F>>> {
-        Ok(self)
-    }
-
-    fn clear_cache(&mut self) {
-        self.ws.valid = false;
-    }
-
-    fn has_cache(&self) -> bool {
-        self.ws.valid
-    }
-
-    fn config_summary(&self) -> String {
-        let extra = self.cell.config_summary();
-        let sep = if extra.is_empty() { "" } else { ", " };
-        format!(
-            "units={}{sep}{extra}, return_sequences={}, go_backwards={}",
-            self.units, self.return_sequences, self.go_backwards
-        )
-    }
-}
-
-impl<F: Float, C: Cell<F>> RecurrentLayer<F> for Recurrent<F, C> {
-    fn units(&self) -> usize {
-        self.units
-    }
-
-    fn input_size(&self) -> usize {
-        self.input_size
-    }
-
-    fn has_cell_state(&self) -> bool {
-        self.cell.has_cell_state()
-    }
-
-    fn return_sequences(&self) -> bool {
-        self.return_sequences
-    }
-
-    fn set_return_sequences(&mut self, on: bool) {
-        Recurrent::set_return_sequences(self, on)
-    }
-
-    fn go_backwards(&self) -> bool {
-        self.go_backwards
-    }
-
-    fn set_go_backwards(&mut self, on: bool) {
-        Recurrent::set_go_backwards(self, on)
-    }
-
-    fn forward_with_state(
-        &mut self,
-        x: ArrayView3<'_, F>,
-        initial: Option<&State<F>>,
-        mode: Mode,
-    ) -> Result<ArrayD<F>> {
-        Recurrent::forward_with_state(self, x, initial, mode)
-    }
-
-    fn forward_masked_with_state(
-        &mut self,
-        x: ArrayView3<'_, F>,
-        mask: Option<ArrayView2<'_, bool>>,
-        initial: Option<&State<F>>,
-        mode: Mode,
-    ) -> Result<ArrayD<F>> {
-        Recurrent::forward_masked_with_state(self, x, mask, initial, mode)
-    }
-
-    fn backward_with_state(
-        &mut self,
-        grad_output: ArrayViewD<'_, F>,
-        grad_final: Option<&State<F>>,
-    ) -> Result<Array3<F>> {
-        Recurrent::backward_with_state(self, grad_output, grad_final)
-    }
-
-    fn validate_state(&self, state: &State<F>, batch: usize) -> Result<()> {
-        self.check_state("initial state", state, batch)
-    }
-
-    fn initial_state(&self) -> Option<&State<F>> {
-        self.initial_state.as_ref()
-    }
-
-    fn set_initial_state(&mut self, state: Option<State<F>>) {
-        self.initial_state = state;
-    }
-
-    fn final_state(&self) -> Option<&State<F>> {
-        self.final_state.as_ref()
-    }
-
-    fn initial_state_grad(&self) -> Option<&State<F>> {
-        self.initial_state_grad.as_ref()
-    }
-
-    fn gradient_trace(&self) -> Option<&GradientTrace<F>> {
-        self.trace.as_ref()
-    }
-
-    fn fresh_copy(&self, rng: &mut dyn RngCore) -> Box<dyn RecurrentLayer<F>> {
-        let weights = standard(self.cell.init_weights(rng, self.input_size, self.units));
-        Box::new(Recurrent {
-            name: self.name.clone(),
-            grads: zeros_like(&weights),
-            weights,
-            cell: self.cell.clone(),
-            input_size: self.input_size,
-            units: self.units,
-            return_sequences: self.return_sequences,
-            go_backwards: self.go_backwards,
-            initial_state: None,
-            final_state: None,
-            initial_state_grad: None,
-            trace: None,
-            ws: Workspace::default(),
-        })
     }
 }

@@ -90,5 +90,9 @@ pub trait RecurrentLayer<F: Float>: Layer<F> {
 
     /// A layer of the same kind and configuration with freshly initialised weights (how
     /// [`crate::Bidirectional`] makes its backward half).
-    fn fresh_copy(&self, rng: &mut dyn RngCore) -> Box<dyn RecurrentLayer<F>>;
+    ///
+    /// # Errors
+    /// [`crate::Error::TooLarge`] or [`crate::Error::OutOfMemory`] if the weights cannot be
+    /// held.
+    fn fresh_copy(&self, rng: &mut dyn RngCore) -> Result<Box<dyn RecurrentLayer<F>>>;
 }

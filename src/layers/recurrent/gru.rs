@@ -26,16 +26,18 @@
 //! original:      du = da_n W_hnᵀ (u = r ⊙ h_{t−1}),  dr = du ⊙ h_{t−1},  dh_{t−1} ⊇ du ⊙ r
 //! ```
 
-use ndarray::Array1;
-use ndarray_rand::rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
 use crate::error::Result;
 use crate::float::Float;
-use crate::init::{glorot_uniform, orthogonal};
-use crate::layers::recurrent::cell::{BackwardStep, Cell, ForwardStep, Weights};
+use crate::layers::recurrent::cell::{BackwardStep, Cell, ForwardStep, Init, ParamGrads, ParamSpec, Role};
+use crate::layers::recurrent::config::RecurrentConfig;
 use crate::layers::recurrent::core::Recurrent;
+use crate::linalg::{gemm, step_gemm, Mat, MatMut};
+
+/// Index of the recurrent kernel in [`GruCell`]'s parameter list.
+const RECURRENT_KERNEL: usize = 1;
 
 /// The GRU cell: three gate blocks (r, z, n).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,11 +66,13 @@ impl<F: Float> Cell<F> for GruCell {
         self.reset_after
     }
 
-    fn late_gates(&self) -> usize {
+    /// With `reset_after` the loop's product covers all three blocks; Cho's candidate block
+    /// multiplies `r ⊙ h̃_{t−1}`, known only mid-step, so the cell does that product itself.
+    fn recurrent_columns(&self, units: usize) -> usize {
         if self.reset_after {
-            0
+            3 * units
         } else {
-            1
+            2 * units
         }
     }
 
@@ -80,18 +84,31 @@ impl<F: Float> Cell<F> for GruCell {
         "gru"
     }
 
-    /// `gh_n` (reset_after) or `u = r ⊙ h_{t−1}` (original), per unit.
+    /// `gh_n` (reset_after) or `u = r ⊙ h̃_{t−1}` (original), per unit.
     fn cache_width(&self, units: usize) -> usize {
         units
     }
 
-    fn init_weights<R: Rng + ?Sized>(&self, rng: &mut R, input_size: usize, units: usize) -> Weights<F> {
-        Weights {
-            kernel: glorot_uniform(rng, input_size, 3 * units),
-            recurrent_kernel: orthogonal(rng, units, 3 * units),
-            bias: Array1::zeros(3 * units),
-            recurrent_bias: self.reset_after.then(|| Array1::zeros(3 * units)),
+    /// Cho's form: `u W_hn` in the forward step, dL/du in the backward step.
+    fn scratch_width(&self, units: usize) -> usize {
+        if self.reset_after {
+            0
+        } else {
+            units
         }
+    }
+
+    fn params(&self, input_size: usize, units: usize) -> Vec<ParamSpec> {
+        let gw = units.saturating_mul(3);
+        let mut specs = vec![
+            ParamSpec::new("kernel", vec![input_size, gw], Init::GlorotUniform, Role::InputKernel),
+            ParamSpec::new("recurrent_kernel", vec![units, gw], Init::Orthogonal, Role::RecurrentKernel),
+            ParamSpec::new("bias", vec![gw], Init::Zeros, Role::InputBias),
+        ];
+        if self.reset_after {
+            specs.push(ParamSpec::new("recurrent_bias", vec![gw], Init::Zeros, Role::RecurrentBias));
+        }
+        specs
     }
 
     #[inline]
@@ -127,15 +144,22 @@ impl<F: Float> Cell<F> for GruCell {
                 let (rg, rest) = row.split_at_mut(h);
                 ract.apply_rows(rg, h);
                 ract.apply_rows(&mut rest[..h], h);
-                let (hp, u) = (&s.h_prev[r * h..(r + 1) * h], &mut s.cache[r * h..(r + 1) * h]);
+                let (hp, u) = (&s.h_rec[r * h..(r + 1) * h], &mut s.cache[r * h..(r + 1) * h]);
                 for j in 0..h {
                     u[j] = rg[j] * hp[j];
                 }
             }
-            s.late.forward(s.batch, s.cache, s.late_out);
+            // u_t W_hn: the candidate block of the recurrent kernel, (H, H) of (H, 3H).
+            let wh = s.params.get(RECURRENT_KERNEL);
+            step_gemm(
+                Mat::new(s.cache, s.batch, h),
+                Mat::strided(wh.get(2 * h..).unwrap_or(&[]), h, h, 3 * h),
+                MatMut::new(s.scratch, s.batch, h),
+                false,
+            );
             for (r, row) in s.gx.chunks_exact_mut(3 * h).enumerate() {
                 let (z, n) = row[h..].split_at_mut(h);
-                for (a, &b) in n.iter_mut().zip(&s.late_out[r * h..(r + 1) * h]) {
+                for (a, &b) in n.iter_mut().zip(&s.scratch[r * h..(r + 1) * h]) {
                     *a += b;
                 }
                 act.apply_rows(n, h);
@@ -182,20 +206,50 @@ impl<F: Float> Cell<F> for GruCell {
                 dgh[h..2 * h].copy_from_slice(dz);
             }
         } else {
-            // du = da_n W_hnᵀ, then through u = r ⊙ h_{t−1}.
-            s.late.backward(s.batch, s.dgx, s.late_scratch, false);
+            // du = da_n W_hnᵀ, then through u = r ⊙ h̃_{t−1} (h̃ = h ⊙ m with recurrent dropout).
+            let wh = s.params.get(RECURRENT_KERNEL);
+            step_gemm(
+                Mat::strided(s.dgx.get(2 * h..).unwrap_or(&[]), s.batch, h, 3 * h),
+                Mat::strided(wh.get(2 * h..).unwrap_or(&[]), h, h, 3 * h).t(),
+                MatMut::new(s.scratch, s.batch, h),
+                false,
+            );
             for (r, (row, drow)) in s.gx.chunks_exact(3 * h).zip(s.dgx.chunks_exact_mut(3 * h)).enumerate() {
                 let rg = &row[..h];
                 let rs = r * h..(r + 1) * h;
-                let (du, hp, dhp) = (&s.late_scratch[rs.clone()], &s.h_prev[rs.clone()], &mut s.dh_prev[rs]);
+                let (du, hp, dhp) = (&s.scratch[rs.clone()], &s.h_rec[rs.clone()], &mut s.dh_prev[rs.clone()]);
                 let dr = &mut drow[..h];
-                for j in 0..h {
-                    dr[j] = du[j] * hp[j];
-                    dhp[j] += du[j] * rg[j];
+                if s.rec_mask.is_empty() {
+                    for j in 0..h {
+                        dr[j] = du[j] * hp[j];
+                        dhp[j] += du[j] * rg[j];
+                    }
+                } else {
+                    let m = &s.rec_mask[rs];
+                    for j in 0..h {
+                        dr[j] = du[j] * hp[j];
+                        dhp[j] += du[j] * rg[j] * m[j];
+                    }
                 }
                 ract.backward_rows_inplace(rg, dr, h);
             }
         }
+    }
+
+    /// Cho's form: the candidate block of the recurrent kernel multiplied `u_t`, kept in the
+    /// first `H` columns of each cache row: `dW_hn += Uᵀ dGX_n` over all rows at once.
+    fn backward_params(&self, mut p: ParamGrads<'_, '_, F>) -> Result<()> {
+        if self.reset_after {
+            return Ok(());
+        }
+        let (h, rows) = (p.units, p.steps * p.batch);
+        let grk = p.grads.get_mut(RECURRENT_KERNEL);
+        gemm(
+            Mat::strided(p.cache, rows, h, h).t(),
+            Mat::strided(p.dgx.get(2 * h..).unwrap_or(&[]), rows, h, 3 * h),
+            MatMut::strided(grk.get_mut(2 * h..).unwrap_or(&mut []), h, h, 3 * h),
+            true,
+        )
     }
 
     fn config_summary(&self) -> String {
@@ -223,26 +277,16 @@ impl<F: Float> Cell<F> for GruCell {
 /// ```
 pub type Gru<F> = Recurrent<F, GruCell>;
 
-/// Builds a [`Gru`]: required sizes in `new`, options as `with_*`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GruConfig {
-    /// Input features `I`. Must be at least 1.
-    pub input_size: usize,
-    /// Units `H`. Must be at least 1.
-    pub units: usize,
-    /// The cell's activations and formulation.
-    pub cell: GruCell,
-    /// Return every step's state. Defaults to `false`.
-    pub return_sequences: bool,
-    /// Read the input from the last step to the first. Defaults to `false`.
-    pub go_backwards: bool,
-}
+/// Builds a [`Gru`]: required sizes in `new`, options as `with_*` (the shared ones,
+/// `with_return_sequences`, `with_go_backwards`, `with_dropout`, `with_recurrent_dropout`
+/// and `init`, are [`RecurrentConfig`]'s).
+pub type GruConfig = RecurrentConfig<GruCell>;
 
-impl GruConfig {
+impl RecurrentConfig<GruCell> {
     /// A GRU with `units` units on `input_size` features and Keras's defaults
     /// (`reset_after = true`, PyTorch's formulation).
     pub fn new(input_size: usize, units: usize) -> Self {
-        GruConfig { input_size, units, cell: GruCell::default(), return_sequences: false, go_backwards: false }
+        RecurrentConfig::of(GruCell::default(), input_size, units)
     }
 
     /// Sets the candidate's activation. Defaults to [`Activation::Tanh`].
@@ -262,28 +306,5 @@ impl GruConfig {
     pub fn with_reset_after(mut self, on: bool) -> Self {
         self.cell.reset_after = on;
         self
-    }
-
-    /// Sets whether to return every step's state. Defaults to `false`.
-    pub fn with_return_sequences(mut self, on: bool) -> Self {
-        self.return_sequences = on;
-        self
-    }
-
-    /// Sets whether to read the input backwards. Defaults to `false`.
-    pub fn with_go_backwards(mut self, on: bool) -> Self {
-        self.go_backwards = on;
-        self
-    }
-
-    /// Creates the layer with Keras's initialisation: Glorot-uniform kernel, orthogonal
-    /// recurrent kernel, zero biases.
-    ///
-    /// # Errors
-    /// [`crate::Error::InvalidConfig`] if `input_size` or `units` is 0.
-    pub fn init<F: Float, R: Rng + ?Sized>(&self, rng: &mut R) -> Result<Gru<F>> {
-        let mut layer = Recurrent::new(self.cell, self.input_size, self.units, self.return_sequences, rng)?;
-        layer.set_go_backwards(self.go_backwards);
-        Ok(layer)
     }
 }

@@ -25,15 +25,12 @@
 //! pre-activation gradients: each gate's gradient times its activation's derivative
 //! ```
 
-use ndarray::Array1;
-use ndarray_rand::rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
-use crate::error::Result;
 use crate::float::Float;
-use crate::init::{glorot_uniform, orthogonal};
-use crate::layers::recurrent::cell::{BackwardStep, Cell, ForwardStep, Weights};
+use crate::layers::recurrent::cell::{BackwardStep, Cell, ForwardStep, Init, ParamSpec, Role};
+use crate::layers::recurrent::config::RecurrentConfig;
 use crate::layers::recurrent::core::Recurrent;
 
 /// The LSTM cell: four gate blocks (i, f, g, o) and a cell state.
@@ -59,8 +56,8 @@ impl<F: Float> Cell<F> for LstmCell {
         4
     }
 
-    fn has_cell_state(&self) -> bool {
-        true
+    fn cell_state_width(&self, units: usize) -> usize {
+        units
     }
 
     fn kind(&self) -> &'static str {
@@ -76,17 +73,14 @@ impl<F: Float> Cell<F> for LstmCell {
         units
     }
 
-    fn init_weights<R: Rng + ?Sized>(&self, rng: &mut R, input_size: usize, units: usize) -> Weights<F> {
-        let mut bias = Array1::zeros(4 * units);
-        if self.unit_forget_bias {
-            bias.slice_mut(ndarray::s![units..2 * units]).fill(F::one());
-        }
-        Weights {
-            kernel: glorot_uniform(rng, input_size, 4 * units),
-            recurrent_kernel: orthogonal(rng, units, 4 * units),
-            bias,
-            recurrent_bias: None,
-        }
+    fn params(&self, input_size: usize, units: usize) -> Vec<ParamSpec> {
+        let gw = units.saturating_mul(4);
+        let bias = if self.unit_forget_bias { Init::Blocks(vec![0.0, 1.0, 0.0, 0.0]) } else { Init::Zeros };
+        vec![
+            ParamSpec::new("kernel", vec![input_size, gw], Init::GlorotUniform, Role::InputKernel),
+            ParamSpec::new("recurrent_kernel", vec![units, gw], Init::Orthogonal, Role::RecurrentKernel),
+            ParamSpec::new("bias", vec![gw], bias, Role::InputBias),
+        ]
     }
 
     #[inline]
@@ -179,25 +173,15 @@ impl<F: Float> Cell<F> for LstmCell {
 /// ```
 pub type Lstm<F> = Recurrent<F, LstmCell>;
 
-/// Builds an [`Lstm`]: required sizes in `new`, options as `with_*`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LstmConfig {
-    /// Input features `I`. Must be at least 1.
-    pub input_size: usize,
-    /// Units `H`. Must be at least 1.
-    pub units: usize,
-    /// The cell's activations and forget-bias initialisation.
-    pub cell: LstmCell,
-    /// Return every step's state. Defaults to `false`.
-    pub return_sequences: bool,
-    /// Read the input from the last step to the first. Defaults to `false`.
-    pub go_backwards: bool,
-}
+/// Builds an [`Lstm`]: required sizes in `new`, options as `with_*` (the shared ones,
+/// `with_return_sequences`, `with_go_backwards`, `with_dropout`, `with_recurrent_dropout`
+/// and `init`, are [`RecurrentConfig`]'s).
+pub type LstmConfig = RecurrentConfig<LstmCell>;
 
-impl LstmConfig {
+impl RecurrentConfig<LstmCell> {
     /// An LSTM with `units` units on `input_size` features and Keras's defaults.
     pub fn new(input_size: usize, units: usize) -> Self {
-        LstmConfig { input_size, units, cell: LstmCell::default(), return_sequences: false, go_backwards: false }
+        RecurrentConfig::of(LstmCell::default(), input_size, units)
     }
 
     /// Sets the activation of g and φ(c). Defaults to [`Activation::Tanh`].
@@ -216,28 +200,5 @@ impl LstmConfig {
     pub fn with_unit_forget_bias(mut self, on: bool) -> Self {
         self.cell.unit_forget_bias = on;
         self
-    }
-
-    /// Sets whether to return every step's state. Defaults to `false`.
-    pub fn with_return_sequences(mut self, on: bool) -> Self {
-        self.return_sequences = on;
-        self
-    }
-
-    /// Sets whether to read the input backwards. Defaults to `false`.
-    pub fn with_go_backwards(mut self, on: bool) -> Self {
-        self.go_backwards = on;
-        self
-    }
-
-    /// Creates the layer with Keras's initialisation: Glorot-uniform kernel, orthogonal
-    /// recurrent kernel, zero bias with the forget block at 1 (if `unit_forget_bias`).
-    ///
-    /// # Errors
-    /// [`crate::Error::InvalidConfig`] if `input_size` or `units` is 0.
-    pub fn init<F: Float, R: Rng + ?Sized>(&self, rng: &mut R) -> Result<Lstm<F>> {
-        let mut layer = Recurrent::new(self.cell, self.input_size, self.units, self.return_sequences, rng)?;
-        layer.set_go_backwards(self.go_backwards);
-        Ok(layer)
     }
 }

@@ -14,15 +14,14 @@
 //!
 //! Parameters: `H·(I + H + 1)`, so SimpleRNN(2) on 1 feature has 8 and SimpleRNN(3) has 15.
 
-use ndarray::Array1;
 use ndarray_rand::rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
 use crate::error::Result;
 use crate::float::Float;
-use crate::init::{glorot_uniform, orthogonal};
-use crate::layers::recurrent::cell::{BackwardStep, Cell, ForwardStep, Weights};
+use crate::layers::recurrent::cell::{BackwardStep, Cell, ForwardStep, Init, ParamSpec, Role};
+use crate::layers::recurrent::config::RecurrentConfig;
 use crate::layers::recurrent::core::Recurrent;
 
 /// The SimpleRNN (Elman) cell: one gate block, `h_t = act(x_t W_x + h_{t−1} W_h + b)`.
@@ -51,13 +50,12 @@ impl<F: Float> Cell<F> for SimpleRnnCell {
         "simple_rnn"
     }
 
-    fn init_weights<R: Rng + ?Sized>(&self, rng: &mut R, input_size: usize, units: usize) -> Weights<F> {
-        Weights {
-            kernel: glorot_uniform(rng, input_size, units),
-            recurrent_kernel: orthogonal(rng, units, units),
-            bias: Array1::zeros(units),
-            recurrent_bias: None,
-        }
+    fn params(&self, input_size: usize, units: usize) -> Vec<ParamSpec> {
+        vec![
+            ParamSpec::new("kernel", vec![input_size, units], Init::GlorotUniform, Role::InputKernel),
+            ParamSpec::new("recurrent_kernel", vec![units, units], Init::Orthogonal, Role::RecurrentKernel),
+            ParamSpec::new("bias", vec![units], Init::Zeros, Role::InputBias),
+        ]
     }
 
     #[inline]
@@ -113,6 +111,16 @@ pub struct SimpleRnnConfig {
     pub return_sequences: bool,
     /// Read the input from the last step to the first. Defaults to `false`.
     pub go_backwards: bool,
+    /// Input dropout rate in training (Keras's `dropout`). Defaults to `0`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropout: f64,
+    /// Recurrent dropout rate in training (Keras's `recurrent_dropout`). Defaults to `0`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub recurrent_dropout: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 impl SimpleRnnConfig {
@@ -124,6 +132,8 @@ impl SimpleRnnConfig {
             activation: Activation::Tanh,
             return_sequences: false,
             go_backwards: false,
+            dropout: 0.0,
+            recurrent_dropout: 0.0,
         }
     }
 
@@ -145,20 +155,34 @@ impl SimpleRnnConfig {
         self
     }
 
+    /// Sets the input dropout rate (see [`Recurrent::set_dropout`]). Defaults to `0`.
+    pub fn with_dropout(mut self, p: f64) -> Self {
+        self.dropout = p;
+        self
+    }
+
+    /// Sets the recurrent dropout rate (see [`Recurrent::set_recurrent_dropout`]). Defaults
+    /// to `0`.
+    pub fn with_recurrent_dropout(mut self, p: f64) -> Self {
+        self.recurrent_dropout = p;
+        self
+    }
+
     /// Creates the layer with Keras's initialisation: Glorot-uniform kernel, orthogonal
     /// recurrent kernel, zero bias, drawn from `rng`.
     ///
     /// # Errors
-    /// [`crate::Error::InvalidConfig`] if `input_size` or `units` is 0.
+    /// As [`RecurrentConfig::init`].
     pub fn init<F: Float, R: Rng + ?Sized>(&self, rng: &mut R) -> Result<SimpleRnn<F>> {
-        let mut layer = Recurrent::new(
-            SimpleRnnCell { activation: self.activation },
-            self.input_size,
-            self.units,
-            self.return_sequences,
-            rng,
-        )?;
-        layer.set_go_backwards(self.go_backwards);
-        Ok(layer)
+        RecurrentConfig {
+            input_size: self.input_size,
+            units: self.units,
+            cell: SimpleRnnCell { activation: self.activation },
+            return_sequences: self.return_sequences,
+            go_backwards: self.go_backwards,
+            dropout: self.dropout,
+            recurrent_dropout: self.recurrent_dropout,
+        }
+        .init(rng)
     }
 }
