@@ -381,12 +381,6 @@ fn recurrent_new_zero_input_size() -> Outcome {
     Ok(())
 }
 
-fn bidirectional_of_embedding() -> Outcome {
-    let e = EmbeddingConfig::new(5, 2).init::<f64, _>(&mut rng()).expect("embedding");
-    expect_err!(Bidirectional::new(e, MergeMode::Concat, &mut rng()), Error::InvalidConfig { .. }, ["recurrent"]);
-    Ok(())
-}
-
 fn sequential_new_without_axes() -> Outcome {
     expect_err!(Sequential::<f64>::new(&[]), Error::InvalidConfig { .. });
     Ok(())
@@ -1809,7 +1803,6 @@ cases! {
     lstm_config_input_times_gates_overflow,
     embedding_config_vocab_overflow,
     recurrent_new_zero_input_size,
-    bidirectional_of_embedding,
     sequential_new_without_axes,
     sequential_new_zero_axis,
     sequential_forward_without_layers,
