@@ -264,10 +264,12 @@ impl<F: Float> Persist<F> for Masking<F> {
     }
 
     fn from_config(c: &MaskingConfig) -> Result<Self> {
-        if !c.mask_value.is_finite() {
-            return Err(Error::format("Masking mask_value", "a finite number", c.mask_value));
+        // Checked as `F`: a value beyond f32's range would become an infinity that masks nothing.
+        let value = F::of(c.mask_value);
+        if !c.mask_value.is_finite() || !value.is_finite() {
+            return Err(Error::format("Masking mask_value", format!("a finite {} number", F::DTYPE), c.mask_value));
         }
-        Ok(Masking::new(F::of(c.mask_value)))
+        Ok(Masking::new(value))
     }
 }
 
