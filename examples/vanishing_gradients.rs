@@ -251,7 +251,7 @@ fn train(model: &mut Sequential<f64>, task: Task, name: &str, updates: usize, lr
     let (mut loss_sum, mut acc_sum, mut clipped, mut last_loss) = (0.0, 0.0, 0usize, f64::NAN);
     for u in 0..updates {
         if u == updates - updates / 6 {
-            sgd.set_learning_rate(lr / 4.0);
+            sgd.set_learning_rate(lr / 4.0)?;
         }
         let (xb, yb) = task.generate(&mut stream, BATCH);
         let logits = model.forward(&xb, Mode::Train)?;

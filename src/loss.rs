@@ -10,7 +10,7 @@
 //!   (on probabilities)         dL/dp = (p − t) / max((1 − p)·p, ε) / N,   ε = 1e-12 (as f32)
 //! BinaryCrossEntropy           L = (1/N) Σ [max(z, 0) − z·t + ln(1 + e^(−|z|))]
 //!   (from logits)              dL/dz = (σ(z) − t)/N
-//! CategoricalCrossEntropy      L = −(1/R) Σ_r Σ_k t_rk ln p_rk             dL/dp = −t/(R·p)  (0 where t = 0)
+//! CategoricalCrossEntropy      L = −(1/R) Σ_r Σ_k t_rk·max(ln p_rk, −100)  dL/dp = −t/(R·max(p, ε))  (0 where t = 0)
 //!   (on probabilities)
 //! CategoricalCrossEntropy      L = (1/R) Σ_r [ (Σ_k t_rk)·logsumexp(z_r) − Σ_k t_rk z_rk ]
 //!   (from logits)              dL/dz = ((Σ_k t_rk)·softmax(z_r) − t_r)/R
@@ -20,13 +20,21 @@
 //! N counts every element; R counts rows, i.e. every position but the last (class) axis, so
 //! a many-to-many output (B, T, K) averages over all B·T positions.
 //!
-//! The binary cross-entropy on probabilities clips as PyTorch does: each log is clamped at
-//! −100 (so p = 0 or 1 costs at most 100 per element, never ∞) and the gradient's
-//! denominator is clamped at ε = 1e-12 (rounded to f32, 9.999999960041972e-13). Keras clips
-//! p to [1e-7, 1 − 1e-7] instead; prefer [`BinaryCrossEntropy::from_logits`] after a linear
-//! output when saturation matters. The categorical loss on probabilities does not clip (as
-//! PyTorch's `nll_loss(log p)`): a zero probability at a target position gives an infinite
-//! loss. Its `from_logits` form is stable for any finite logits.
+//! # Probabilities at 0 and 1
+//!
+//! Both cross-entropies on probabilities follow one rule, PyTorch's for binary
+//! cross-entropy: every log is clamped at −100, so a probability of exactly 0 where the
+//! target wants it costs 100 (per element or row, times the target), never ∞; and the
+//! gradient's denominator is clamped at ε = 1e-12 (rounded to f32, 9.999999960041972e-13:
+//! `max((1 − p)·p, ε)` for the binary loss, `max(p, ε)` for the categorical one), so the
+//! gradient stays finite in f32 too and never turns into NaN downstream. Wherever PyTorch's
+//! result is finite this is PyTorch's result: the categorical loss equals `nll_loss(log p)`
+//! for every `p ≥ 1e-12` at a target position (the fixtures go down to 2.5e-13 where the
+//! target is 0), and only a probability of exactly 0, where PyTorch gives ∞ and NaN, is
+//! caught by the clamp. Keras clips probabilities to `[1e-7, 1 − 1e-7]` instead (a loss of
+//! at most 16.1 per element, and a zero gradient below 1e-7), which differs from PyTorch
+//! already at 1e-8; after a linear output, the `from_logits` forms are stable for any finite
+//! logits and preferable whenever saturation matters.
 
 use std::fmt::Debug;
 
@@ -35,6 +43,7 @@ use ndarray::{ArrayD, ArrayViewD, Axis, Zip};
 use crate::activation::sigmoid;
 use crate::error::{Error, Result};
 use crate::float::Float;
+use crate::limits::{try_vec, try_with_capacity, try_zeros};
 use crate::shape::{check_finite, check_nonempty, check_range, check_same, fmt_index, fmt_shape};
 
 /// The value of a loss and its gradient with respect to the prediction.
@@ -63,6 +72,20 @@ pub trait Loss<F: Float>: Debug {
     /// [0, 1], class labels outside [0, K)).
     fn compute(&self, prediction: &ArrayViewD<'_, F>, target: &ArrayViewD<'_, F>) -> Result<LossOutput<F>>;
 
+    /// Checks `target` against a prediction of shape `prediction_shape` as
+    /// [`Loss::compute`] would (its shape, that it is finite, that it lies in the loss's
+    /// domain: probabilities in [0, 1], class labels in [0, K)), without a prediction.
+    /// [`crate::Sequential::fit`] runs it over all the targets before training, so a bad
+    /// target in the last batch fails before the first step. The default accepts everything:
+    /// a loss defined outside the crate is checked by `compute`, batch by batch.
+    ///
+    /// # Errors
+    /// As [`Loss::compute`], for the target.
+    fn check_target(&self, prediction_shape: &[usize], target: &ArrayViewD<'_, F>) -> Result<()> {
+        let _ = (prediction_shape, target);
+        Ok(())
+    }
+
     /// Computes only the loss value.
     ///
     /// # Errors
@@ -80,6 +103,17 @@ fn check_pair<F: Float>(name: &str, p: &ArrayViewD<'_, F>, t: &ArrayViewD<'_, F>
     Ok(())
 }
 
+/// The target checks of the losses whose target has the prediction's shape: that shape,
+/// finite values and, with `unit`, values in [0, 1].
+fn check_same_target<F: Float>(name: &str, shape: &[usize], t: &ArrayViewD<'_, F>, unit: bool) -> Result<()> {
+    check_same(format_args!("{name} target (must match the prediction)"), shape, t.shape())?;
+    check_finite(format_args!("{name} target"), t)?;
+    if unit {
+        check_range(format_args!("{name} target"), t, F::zero(), F::one())?;
+    }
+    Ok(())
+}
+
 fn count<F: Float>(n: usize) -> F {
     F::of(n as f64)
 }
@@ -91,6 +125,10 @@ pub struct Mse;
 impl<F: Float> Loss<F> for Mse {
     fn name(&self) -> &'static str {
         "mse"
+    }
+
+    fn check_target(&self, shape: &[usize], t: &ArrayViewD<'_, F>) -> Result<()> {
+        check_same_target("mse", shape, t, false)
     }
 
     fn compute(&self, p: &ArrayViewD<'_, F>, t: &ArrayViewD<'_, F>) -> Result<LossOutput<F>> {
@@ -111,6 +149,10 @@ pub struct Mae;
 impl<F: Float> Loss<F> for Mae {
     fn name(&self) -> &'static str {
         "mae"
+    }
+
+    fn check_target(&self, shape: &[usize], t: &ArrayViewD<'_, F>) -> Result<()> {
+        check_same_target("mae", shape, t, false)
     }
 
     fn compute(&self, p: &ArrayViewD<'_, F>, t: &ArrayViewD<'_, F>) -> Result<LossOutput<F>> {
@@ -170,6 +212,10 @@ impl<F: Float> Loss<F> for BinaryCrossEntropy {
         }
     }
 
+    fn check_target(&self, shape: &[usize], t: &ArrayViewD<'_, F>) -> Result<()> {
+        check_same_target(<Self as Loss<F>>::name(self), shape, t, true)
+    }
+
     fn compute(&self, p: &ArrayViewD<'_, F>, t: &ArrayViewD<'_, F>) -> Result<LossOutput<F>> {
         let name = <Self as Loss<F>>::name(self);
         check_pair(name, p, t)?;
@@ -198,7 +244,10 @@ impl<F: Float> Loss<F> for BinaryCrossEntropy {
 
 /// Categorical cross-entropy over the last (class) axis, mean over rows.
 ///
-/// [`CategoricalCrossEntropy::new`] takes probabilities (after a softmax);
+/// [`CategoricalCrossEntropy::new`] takes probabilities (after a softmax), with each log
+/// clamped at −100 and the gradient's denominator at ε = 1e-12, as the binary loss does
+/// (see the [module docs](self#probabilities-at-0-and-1)): a probability of exactly 0 at a
+/// target position gives a finite loss and gradient;
 /// [`CategoricalCrossEntropy::from_logits`] takes raw scores (PyTorch's `F.cross_entropy`).
 /// Targets are one-hot or soft class probabilities in [0, 1], with the prediction's shape.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -219,23 +268,55 @@ impl CategoricalCrossEntropy {
     }
 }
 
-/// Checks a class-axis prediction and returns (rows, classes).
-fn class_dims<F: Float>(name: &str, p: &ArrayViewD<'_, F>) -> Result<(usize, usize)> {
-    if p.ndim() == 0 {
-        return Err(Error::shape(format!("{name} prediction"), "(..., classes)", fmt_shape(p.shape())));
+/// Checks the shape of a class-axis prediction and returns (rows, classes).
+fn class_dims(name: &str, shape: &[usize]) -> Result<(usize, usize)> {
+    let Some((&k, lead)) = shape.split_last() else {
+        return Err(Error::shape(format!("{name} prediction"), "(..., classes)", fmt_shape(shape)));
+    };
+    Ok((lead.iter().product(), k))
+}
+
+/// The checks of class-index targets `t` for a prediction of `shape` `(…, K)`: shape `(…)` or
+/// `(…, 1)`, finite, integers in `[0, K)`.
+fn check_labels<F: Float>(name: &str, shape: &[usize], t: &ArrayViewD<'_, F>) -> Result<()> {
+    let (_, k) = class_dims(name, shape)?;
+    let lead = &shape[..shape.len() - 1];
+    let mut with_one = lead.to_vec();
+    with_one.push(1);
+    if t.shape() != lead && t.shape() != with_one.as_slice() {
+        return Err(Error::shape(
+            format!("{name} target (class labels)"),
+            format!("{} or {}", fmt_shape(lead), fmt_shape(&with_one)),
+            fmt_shape(t.shape()),
+        ));
     }
-    let k = p.shape()[p.ndim() - 1];
-    Ok((p.len() / k.max(1), k))
+    check_finite(format_args!("{name} target"), t)?;
+    if let Some((i, label)) = t.iter().enumerate().find(|(_, l)| {
+        let idx = l.to_f64_exact();
+        !(idx >= 0.0 && idx < k as f64 && idx.fract() == 0.0)
+    }) {
+        return Err(Error::OutOfRange {
+            what: format!("{name} target (class labels)"),
+            expected: format!("integer class indices in [0, {k})"),
+            got: label.to_string(),
+            index: fmt_index(t.shape(), i),
+        });
+    }
+    Ok(())
 }
 
 fn categorical<F: Float>(from_logits: bool, p: &ArrayViewD<'_, F>, t: &ArrayViewD<'_, F>) -> Result<LossOutput<F>> {
     let k = p.shape()[p.ndim() - 1];
     let r: F = count(p.len() / k);
     // `iter` walks in logical row-major order whatever the memory layout.
-    let pv: Vec<F> = p.iter().copied().collect();
-    let tv: Vec<F> = t.iter().copied().collect();
-    let mut gv = vec![F::zero(); pv.len()];
+    let mut pv: Vec<F> = try_with_capacity(p.len(), "cross-entropy prediction copy")?;
+    pv.extend(p.iter().copied());
+    let mut tv: Vec<F> = try_with_capacity(t.len(), "cross-entropy target copy")?;
+    tv.extend(t.iter().copied());
+    let mut gv = try_vec(pv.len(), F::zero(), "cross-entropy gradient")?;
     let mut value = F::zero();
+    // The binary loss's clamps (see the module docs).
+    let (floor, eps) = (F::of(-100.0), BinaryCrossEntropy::epsilon::<F>());
     for ((zr, tr), gr) in pv.chunks_exact(k).zip(tv.chunks_exact(k)).zip(gv.chunks_exact_mut(k)) {
         if from_logits {
             let tsum: F = tr.iter().copied().sum();
@@ -250,8 +331,8 @@ fn categorical<F: Float>(from_logits: bool, p: &ArrayViewD<'_, F>, t: &ArrayView
         } else {
             for ((g, &p), &t) in gr.iter_mut().zip(zr).zip(tr) {
                 if t != F::zero() {
-                    value -= t * p.ln();
-                    *g = -t / (r * p);
+                    value -= t * p.ln().max(floor);
+                    *g = -t / (r * p.max(eps));
                 }
             }
         }
@@ -270,9 +351,15 @@ impl<F: Float> Loss<F> for CategoricalCrossEntropy {
         }
     }
 
+    fn check_target(&self, shape: &[usize], t: &ArrayViewD<'_, F>) -> Result<()> {
+        let name = <Self as Loss<F>>::name(self);
+        class_dims(name, shape)?;
+        check_same_target(name, shape, t, true)
+    }
+
     fn compute(&self, p: &ArrayViewD<'_, F>, t: &ArrayViewD<'_, F>) -> Result<LossOutput<F>> {
         let name = <Self as Loss<F>>::name(self);
-        class_dims(name, p)?;
+        class_dims(name, p.shape())?;
         check_pair(name, p, t)?;
         check_range(format_args!("{name} target"), t, F::zero(), F::one())?;
         if !self.from_logits {
@@ -314,43 +401,30 @@ impl<F: Float> Loss<F> for SparseCategoricalCrossEntropy {
         }
     }
 
+    fn check_target(&self, shape: &[usize], t: &ArrayViewD<'_, F>) -> Result<()> {
+        check_labels(<Self as Loss<F>>::name(self), shape, t)
+    }
+
     fn compute(&self, p: &ArrayViewD<'_, F>, t: &ArrayViewD<'_, F>) -> Result<LossOutput<F>> {
         let name = <Self as Loss<F>>::name(self);
-        let (rows, k) = class_dims(name, p)?;
-        let lead = &p.shape()[..p.ndim() - 1];
-        let mut with_one = lead.to_vec();
-        with_one.push(1);
-        if t.shape() != lead && t.shape() != with_one.as_slice() {
-            return Err(Error::shape(
-                format!("{name} target (class labels)"),
-                format!("{} or {}", fmt_shape(lead), fmt_shape(&with_one)),
-                fmt_shape(t.shape()),
-            ));
-        }
+        let (rows, k) = class_dims(name, p.shape())?;
         check_nonempty(format_args!("{name} prediction"), p.shape(), &["batch size", "axis 1", "axis 2"])?;
         check_finite(format_args!("{name} prediction"), p)?;
-        check_finite(format_args!("{name} target"), t)?;
+        check_labels(name, p.shape(), t)?;
         if !self.from_logits {
             check_range(format_args!("{name} prediction (probabilities)"), p, F::zero(), F::one())?;
         }
-        let labels = t;
-        let mut onehot = ArrayD::<F>::zeros(p.shape());
+        let mut onehot: ArrayD<F> = try_zeros(p.raw_dim(), format_args!("{name} one-hot targets"))?;
         {
             let mut rowsv = onehot
                 .view_mut()
                 .into_shape_with_order((rows, k))
                 .map_err(|e| Error::shape(format!("{name} prediction"), "a reshapeable array", e.to_string()))?;
-            for (i, (&label, mut row)) in labels.iter().zip(rowsv.axis_iter_mut(Axis(0))).enumerate() {
-                let idx = label.to_f64_exact();
-                if idx < 0.0 || idx >= k as f64 || idx.fract() != 0.0 {
-                    return Err(Error::OutOfRange {
-                        what: format!("{name} target (class labels)"),
-                        expected: format!("integer class indices in [0, {k})"),
-                        got: label.to_string(),
-                        index: fmt_index(labels.shape(), i),
-                    });
+            // Every label was checked above to be an integer in [0, K).
+            for (&label, mut row) in t.iter().zip(rowsv.axis_iter_mut(Axis(0))) {
+                if let Some(one) = row.get_mut(label.to_f64_exact() as usize) {
+                    *one = F::one();
                 }
-                row[idx as usize] = F::one();
             }
         }
         categorical(self.from_logits, p, &onehot.view())

@@ -18,29 +18,47 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// 0 = not set yet (read `RECURRENT_NUM_THREADS`, default 1).
 static THREADS: AtomicUsize = AtomicUsize::new(0);
 
-/// Sets how many threads the crate may use (at least 1; `0` counts as 1).
+/// Sets how many threads the crate may use: `n`, but at least 1 and at most the parallelism
+/// the machine offers ([`std::thread::available_parallelism`], which counts the cores this
+/// process may run on). More threads than cores only time-slice the same cores: each
+/// thread's share of a batch waits for the others, and the run gets slower, not faster. When
+/// the available parallelism cannot be determined, `n` is taken as it is.
 ///
 /// ```
+/// let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
 /// recurrent::set_num_threads(2);
-/// assert_eq!(recurrent::num_threads(), 2);
+/// assert_eq!(recurrent::num_threads(), 2.min(cores));
+/// recurrent::set_num_threads(10_000);
+/// assert_eq!(recurrent::num_threads(), cores); // clamped
 /// recurrent::set_num_threads(1);
 /// ```
 pub fn set_num_threads(n: usize) {
-    THREADS.store(n.max(1), Ordering::Relaxed);
+    THREADS.store(clamp(n), Ordering::Relaxed);
 }
 
 /// How many threads the crate may use: the last [`set_num_threads`], else
-/// `RECURRENT_NUM_THREADS`, else 1.
+/// `RECURRENT_NUM_THREADS`, else 1; clamped the same way in each case.
 pub fn num_threads() -> usize {
     match THREADS.load(Ordering::Relaxed) {
         0 => {
-            let n = std::env::var("RECURRENT_NUM_THREADS").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(1usize);
-            let n = n.max(1);
+            let n = from_env(std::env::var("RECURRENT_NUM_THREADS").ok().as_deref());
             THREADS.store(n, Ordering::Relaxed);
             n
         }
         n => n,
     }
+}
+
+/// `n` held to `[1, available parallelism]`.
+fn clamp(n: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(usize::MAX, |c| c.get());
+    n.clamp(1, cores.max(1))
+}
+
+/// The thread count the environment variable's value asks for (1 when unset or unreadable),
+/// clamped.
+fn from_env(value: Option<&str>) -> usize {
+    clamp(value.and_then(|v| v.trim().parse().ok()).unwrap_or(1))
 }
 
 /// Runs every job, the first on the calling thread and the others on scoped threads, and
@@ -134,6 +152,20 @@ mod tests {
         let c = split_chunks(&mut v, 4, &parts);
         assert_eq!(c.iter().map(|c| c.len()).collect::<Vec<_>>(), vec![8, 12]);
         assert_eq!(c[1][0], 8);
+    }
+
+    #[test]
+    fn thread_counts_are_clamped_to_the_cores() {
+        let cores = std::thread::available_parallelism().map(|c| c.get()).expect("known on the test machines");
+        assert_eq!(clamp(0), 1);
+        assert_eq!(clamp(1), 1);
+        assert_eq!(clamp(10_000), cores);
+        assert_eq!(clamp(usize::MAX), cores);
+        assert_eq!(from_env(Some(" 10000 ")), cores);
+        assert_eq!(from_env(Some("2")), 2.min(cores));
+        assert_eq!(from_env(Some("many")), 1);
+        assert_eq!(from_env(None), 1);
+        assert_eq!(from_env(Some("0")), 1);
     }
 
     #[test]

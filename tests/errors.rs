@@ -852,7 +852,9 @@ fn sgd_zero_and_infinite_learning_rate() {
     invalid_config(Sgd::new(0.0).step(&mut d).unwrap_err(), &["SGD learning rate", "got 0"]);
     invalid_config(Sgd::new(f64::INFINITY).step(&mut d).unwrap_err(), &["SGD learning rate", "got inf"]);
     let mut sgd = Sgd::new(0.1);
-    sgd.set_learning_rate(-1.0);
+    invalid_config(sgd.set_learning_rate(-1.0).unwrap_err(), &["SGD learning rate", "-1"]);
+    // The field is public too: the step checks what it holds.
+    sgd.learning_rate = -1.0;
     invalid_config(sgd.step(&mut d).unwrap_err(), &["SGD learning rate", "-1"]);
     assert_eq!(snapshot(&d), before);
 }

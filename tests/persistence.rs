@@ -424,13 +424,14 @@ fn shapes_are_checked_against_the_config() {
         }
         other => panic!("{other:?}"),
     }
-    // Units claimed in the trillions: refused by the shape check, nothing allocated.
+    // Units claimed in the trillions: refused by the size limit on the configuration's
+    // parameter shapes, before any weight is read or allocated.
     let mut v = small_file();
     v["layers"][0]["config"]["units"] = json!(1_000_000_000_000u64);
-    assert!(matches!(err_of(&v), Error::ShapeMismatch { what, .. } if what.contains("`kernel`")));
+    assert!(matches!(err_of(&v), Error::TooLarge { what, .. } if what.contains("layer 0") && what.contains("kernel")));
     let mut v = small_file();
     v["layers"][0]["config"]["units"] = json!(u64::MAX);
-    assert!(matches!(err_of(&v), Error::InvalidConfig { what, .. } if what.contains("layer 0")));
+    assert!(matches!(err_of(&v), Error::TooLarge { what, .. } if what.contains("layer 0")));
     let mut v = small_file();
     v["layers"][0]["weights"][0]["shape"] = json!([u64::MAX, u64::MAX]);
     assert!(matches!(err_of(&v), Error::ShapeMismatch { .. }));

@@ -15,7 +15,7 @@
 //!       "config": { ... },                the layer's *Config (Bidirectional: merge mode and both halves)
 //!       "weights": [                      in the order of the parameter visitor
 //!         { "name": "kernel", "shape": [1, 3], "data": [ ... row-major ... ] }, ... ] } ],
-//!   "optimizer": null | any JSON          e.g. an optimiser's serde state
+//!   "optimizer": null | any JSON          e.g. an optimiser's serde state: { "kind": "Adam", ... }
 //! }
 //! ```
 //!
@@ -72,6 +72,7 @@ use crate::layers::{
     Bidirectional, Cell, Dense, DenseConfig, Embedding, EmbeddingConfig, Gru, GruConfig, Layer, Lstm, LstmConfig,
     Masking, MergeMode, Recurrent, RecurrentLayer, SimpleRnn, SimpleRnnCell, SimpleRnnConfig,
 };
+use crate::limits;
 use crate::model::Sequential;
 use crate::shape::{fmt_index, fmt_shape};
 
@@ -212,10 +213,6 @@ fn placeholder_rng() -> StdRng {
     StdRng::seed_from_u64(0)
 }
 
-fn too_large(what: &str, dims: &str) -> Error {
-    Error::config(what.to_string(), "sizes whose product fits in usize", dims.to_string())
-}
-
 /// The cell's parameter list, every shape checked against the size limit.
 fn recurrent_shapes<F: Float, C: Cell<F>>(cell: &C, input: usize, units: usize) -> Result<Shapes> {
     crate::limits::mul(format_args!("{} gate columns (G·H)", cell.kind()), cell.gates(), units)?;
@@ -280,10 +277,12 @@ impl<F: Float> Persist<F> for Masking<F> {
     }
 
     fn from_config(c: &MaskingConfig) -> Result<Self> {
-        if !c.mask_value.is_finite() {
-            return Err(Error::format("Masking mask_value", "a finite number", c.mask_value));
+        // Checked as `F`: a value beyond f32's range would become an infinity that masks nothing.
+        let value = F::of(c.mask_value);
+        if !c.mask_value.is_finite() || !value.is_finite() {
+            return Err(Error::format("Masking mask_value", format!("a finite {} number", F::DTYPE), c.mask_value));
         }
-        Ok(Masking::new(F::of(c.mask_value)))
+        Ok(Masking::new(value))
     }
 }
 
@@ -676,10 +675,7 @@ fn checked_weights<F: Float>(
                 fmt_shape(&t.shape),
             ));
         }
-        let len = shape
-            .iter()
-            .try_fold(1usize, |a, &d| a.checked_mul(d))
-            .ok_or_else(|| too_large(&what, &fmt_shape(shape)))?;
+        let len = limits::elements(&what, shape)?;
         if t.data.len() != len {
             return Err(Error::shape(
                 format!("{what} data length"),
@@ -687,7 +683,7 @@ fn checked_weights<F: Float>(
                 format!("{} values", t.data.len()),
             ));
         }
-        let mut values = Vec::with_capacity(len);
+        let mut values = limits::try_with_capacity(len, &what)?;
         for (flat, v) in t.data.iter().enumerate() {
             let x = v.map(F::of);
             match x {
@@ -803,9 +799,16 @@ pub fn load<F: Float>(path: impl AsRef<Path>) -> Result<Sequential<F>> {
 
 /// Loads a model and the optimiser state saved with it (`None` if there is none).
 ///
+/// The state must be of the kind asked for: a state saved from [`crate::Adam`] does not load
+/// as [`crate::Sgd`] or [`crate::AdamW`]. The optimisers of this crate write their kind
+/// (`"kind": "Adam"`); a state written before they did is accepted where its fields say
+/// which optimiser it was, which is everywhere except between Adam and AdamW with a non-zero
+/// weight decay (the two have the same fields, and weight decay updates differently in each).
+///
 /// # Errors
-/// As [`load`]; [`Error::Format`] if the state does not deserialise as `S`.
-pub fn load_with_optimizer<F: Float, S: DeserializeOwned>(
+/// As [`load`]; [`Error::Format`] if the state is of another kind (the message names both),
+/// has fields `S` does not know, or does not deserialise as `S`.
+pub fn load_with_optimizer<F: Float, S: Serialize + DeserializeOwned>(
     path: impl AsRef<Path>,
 ) -> Result<(Sequential<F>, Option<S>)> {
     from_slice_with_optimizer(&file::read(path.as_ref())?)
@@ -833,22 +836,84 @@ pub fn from_slice<F: Float>(bytes: &[u8]) -> Result<Sequential<F>> {
 /// Reads a model and its optimiser state from the bytes of a model file.
 ///
 /// # Errors
-/// As [`from_slice`]; [`Error::Format`] if the state does not deserialise as `S`.
-pub fn from_slice_with_optimizer<F: Float, S: DeserializeOwned>(bytes: &[u8]) -> Result<(Sequential<F>, Option<S>)> {
+/// As [`from_slice`] and [`load_with_optimizer`].
+pub fn from_slice_with_optimizer<F: Float, S: Serialize + DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<(Sequential<F>, Option<S>)> {
     let (model, state) = read_model(bytes)?;
     let state = match state {
-        Some(v) => Some(
-            serde_json::from_value(v)
-                .map_err(|e| Error::format("model file optimizer", format!("a {}", std::any::type_name::<S>()), e))?,
-        ),
+        Some(v) => Some(optimizer_state(v)?),
         None => None,
     };
     Ok((model, state))
 }
 
+/// `std::any::type_name` without module paths: `Sgd<f64>`.
+fn short_type_name<T: ?Sized>() -> String {
+    let full = std::any::type_name::<T>();
+    let mut out = String::new();
+    let mut word = String::new();
+    for c in full.chars().chain(std::iter::once(' ')) {
+        if c.is_alphanumeric() || c == '_' || c == ':' {
+            word.push(c);
+        } else {
+            out.push_str(word.rsplit("::").next().unwrap_or(""));
+            word.clear();
+            out.push(c);
+        }
+    }
+    out.trim_end().to_string()
+}
+
+/// The optimiser state `v` as `S`, refusing another kind's state (see [`load_with_optimizer`]).
+fn optimizer_state<S: Serialize + DeserializeOwned>(v: Value) -> Result<S> {
+    const WHAT: &str = "model file optimizer";
+    let asked = short_type_name::<S>();
+    let file_kind = v.get("kind").and_then(Value::as_str).map(str::to_string);
+    let whose = match &file_kind {
+        Some(kind) => format!("the state of a {kind}"),
+        None => "an optimizer state without a kind".to_string(),
+    };
+    let state: S = serde_json::from_value(v.clone())
+        .map_err(|e| Error::format(WHAT, format!("the state of a {asked}"), format!("{whose}: {e}")))?;
+    // serde skips fields it does not know: any that do not come back belong to another type.
+    let again = serde_json::to_value(&state).map_err(|e| json_error(WHAT, &e))?;
+    let mut extra = Vec::new();
+    unknown_fields(&v, &again, "", &mut extra);
+    if !extra.is_empty() {
+        return Err(Error::format(
+            WHAT,
+            format!("only the fields of a {asked}"),
+            format!("{whose}, with fields {extra:?}"),
+        ));
+    }
+    if file_kind.is_none() {
+        if let Some(kind @ ("Adam" | "AdamW")) = again.get("kind").and_then(Value::as_str) {
+            let decay = again.get("weight_decay").and_then(Value::as_f64).unwrap_or(0.0);
+            if decay != 0.0 {
+                return Err(Error::format(
+                    format!("{WHAT} kind"),
+                    "a \"kind\" saying whether it is Adam or AdamW (the two have the same fields, and a \
+                     weight decay updates differently in each; a state written before kinds were recorded \
+                     can be loaded as a serde_json::Value, given its \"kind\" and saved again)",
+                    format!("no kind, weight decay {decay}, loaded as {kind}"),
+                ));
+            }
+        }
+    }
+    Ok(state)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn type_names_lose_their_paths() {
+        assert_eq!(short_type_name::<crate::Sgd<f64>>(), "Sgd<f64>");
+        assert_eq!(short_type_name::<Vec<crate::Adam<f32>>>(), "Vec<Adam<f32>>");
+        assert_eq!(short_type_name::<(u8, serde_json::Value)>(), "(u8, Value)");
+    }
 
     #[test]
     fn every_listed_kind_has_a_codec() {

@@ -20,6 +20,11 @@ use crate::shape::{check_finite, check_nonempty, check_same, fmt_shape};
 /// It has no parameters. Its output is its input with padded steps set to zero, and the
 /// mask it makes is combined (logical and) with any mask passed in.
 ///
+/// The padding value must be finite: inputs are finite, so NaN (which equals nothing, not
+/// even itself) or an infinity would silently mask nothing. Such a value is refused with
+/// [`Error::InvalidConfig`] when the layer is added to a model ([`Layer::output_shape`]) or
+/// run.
+///
 /// # Shapes
 /// `(B, T, F)` → `(B, T, F)`, mask `(B, T)`.
 ///
@@ -47,6 +52,9 @@ pub struct Masking<F: Float> {
 
 impl<F: Float> Masking<F> {
     /// A masking layer treating steps whose features all equal `mask_value` as padding.
+    ///
+    /// `mask_value` must be finite; a NaN or an infinity is refused when the layer is added
+    /// to a [`crate::Sequential`] or run (see the type's docs).
     pub fn new(mask_value: F) -> Self {
         Masking { name: "masking".to_string(), mask_value, cache: None }
     }
@@ -54,6 +62,19 @@ impl<F: Float> Masking<F> {
     /// The padding value.
     pub fn mask_value(&self) -> F {
         self.mask_value
+    }
+
+    /// Errs unless the padding value is finite.
+    fn check_value(&self) -> Result<()> {
+        if self.mask_value.is_finite() {
+            Ok(())
+        } else {
+            Err(Error::config(
+                format!("{} mask_value", self.name),
+                "a finite number (inputs are finite, so NaN or an infinity would mask nothing)",
+                self.mask_value,
+            ))
+        }
     }
 
     fn as3<'a>(&self, input: ArrayViewD<'a, F>) -> Result<ndarray::ArrayView3<'a, F>> {
@@ -107,6 +128,7 @@ impl<F: Float> Layer<F> for Masking<F> {
     }
 
     fn output_shape(&self, input_shape: &[usize]) -> Result<Vec<usize>> {
+        self.check_value()?;
         match input_shape {
             [_, _] => Ok(input_shape.to_vec()),
             _ => Err(Error::shape(format!("{} input", self.name), "(T, features) per sample", fmt_shape(input_shape))),
@@ -123,6 +145,7 @@ impl<F: Float> Layer<F> for Masking<F> {
         mask: Option<ArrayView2<'_, bool>>,
         mode: Mode,
     ) -> Result<ArrayD<F>> {
+        self.check_value()?;
         let x = self.as3(input)?;
         check_nonempty(format_args!("{} input", self.name), x.shape(), &["batch size", "time steps", "features"])?;
         check_finite(format_args!("{} input", self.name), &x)?;
@@ -140,6 +163,7 @@ impl<F: Float> Layer<F> for Masking<F> {
         input: ArrayViewD<'_, F>,
         mask: Option<ArrayView2<'_, bool>>,
     ) -> Result<Option<Array2<bool>>> {
+        self.check_value()?;
         let x = self.as3(input)?;
         Ok(Some(self.make_mask(&x, mask.as_ref())?))
     }

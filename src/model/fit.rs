@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use ndarray::{concatenate, Array, ArrayD, ArrayViewD, AsArray, Axis, Dimension};
+use ndarray::{Array, ArrayD, ArrayViewD, AsArray, Axis, Dimension, IxDyn};
 use ndarray_rand::rand::rngs::StdRng;
 use ndarray_rand::rand::seq::SliceRandom;
 use ndarray_rand::rand::SeedableRng;
@@ -11,8 +11,10 @@ use ndarray_rand::rand::SeedableRng;
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::layers::{Mode, Params};
+use crate::limits::{try_with_capacity, try_zeros};
 use crate::loss::Loss;
 use crate::metrics::Metric;
+use crate::model::sequential::Named;
 use crate::model::Sequential;
 use crate::optim::Optimizer;
 use crate::shape::{check_finite, fmt_shape};
@@ -145,10 +147,11 @@ impl<F: Float> FitConfig<F> {
 pub struct EpochLogs<F> {
     /// The epoch, counted from 1.
     pub epoch: usize,
-    /// Mean training loss over the epoch's batches (weighted by their sizes), each taken
-    /// before that batch's update.
+    /// Mean training loss over the epoch's batches, each taken before that batch's update
+    /// and weighted by the positions its loss averaged over: its samples, or under a mask its
+    /// real positions (so it is the mean per real position, as `val_loss` is).
     pub loss: F,
-    /// Loss on the validation data after the epoch.
+    /// Loss on the validation data after the epoch (the mean per real position under a mask).
     pub val_loss: Option<F>,
     /// Each metric on the epoch's training predictions, as `(name, value)`.
     pub metrics: Vec<(String, F)>,
@@ -225,6 +228,19 @@ pub enum Control {
 
 /// Hooks called by [`Sequential::fit`].
 pub trait Callback<F: Float> {
+    /// Called by `fit` before anything is trained, with the names each epoch will log
+    /// (`"loss"`, the metrics' names, and with validation `"val_loss"` and `"val_"` followed
+    /// by each metric's name): return an error for a setting that cannot work, so that it
+    /// fails before the first step rather than after the first epoch. The default accepts
+    /// everything.
+    ///
+    /// # Errors
+    /// Any error stops `fit` before training and is returned by it.
+    fn validate(&self, logged: &[String]) -> Result<()> {
+        let _ = logged;
+        Ok(())
+    }
+
     /// Before the first epoch.
     ///
     /// # Errors
@@ -262,7 +278,8 @@ pub enum Direction {
 /// Stops training when a monitored quantity has stopped improving (Keras's
 /// `EarlyStopping`).
 ///
-/// An epoch improves on the best so far when it beats it by more than `min_delta`. After
+/// An epoch improves on the best so far when it beats it by more than `min_delta` (taken as
+/// `|min_delta|`, as Keras does; NaN and infinities are refused before training). After
 /// `patience` epochs in a row without improvement, training stops. With
 /// `restore_best_weights`, the model ends with the weights of the best epoch (whether or not
 /// training stopped early).
@@ -313,9 +330,15 @@ impl<F: Float> EarlyStopping<F> {
         self
     }
 
-    /// The smallest change that counts as an improvement (default 0).
+    /// The smallest change that counts as an improvement (default 0); a negative value
+    /// counts as its absolute value, as in Keras.
+    ///
+    /// The value must be finite: [`Sequential::fit`] refuses NaN or an infinity before it
+    /// trains ([`Callback::validate`], [`Error::InvalidConfig`] naming `EarlyStopping
+    /// min_delta`), since no change would ever count as an improvement and training would
+    /// stop after `patience` epochs, with the first epoch's weights if they are restored.
     pub fn min_delta(mut self, min_delta: f64) -> Self {
-        self.min_delta = min_delta.abs();
+        self.min_delta = min_delta;
         self
     }
 
@@ -337,6 +360,19 @@ impl<F: Float> EarlyStopping<F> {
 }
 
 impl<F: Float> Callback<F> for EarlyStopping<F> {
+    /// Refuses a `min_delta` that is NaN or infinite, and a `monitor` that no epoch will log.
+    fn validate(&self, logged: &[String]) -> Result<()> {
+        if !self.min_delta.is_finite() {
+            return Err(Error::config("EarlyStopping min_delta", "a finite number", self.min_delta));
+        }
+        if let Some(name) = &self.monitor {
+            if !logged.contains(name) {
+                return Err(Error::config("EarlyStopping monitor", format!("one of {}", logged.join(", ")), name));
+            }
+        }
+        Ok(())
+    }
+
     fn on_train_begin(&mut self, _model: &mut Sequential<F>) -> Result<()> {
         self.best = None;
         self.best_epoch = None;
@@ -369,7 +405,10 @@ impl<F: Float> Callback<F> for EarlyStopping<F> {
                 Direction::Max
             }
         });
-        let delta = F::of(self.min_delta);
+        if !self.min_delta.is_finite() {
+            return Err(Error::config("EarlyStopping min_delta", "a finite number", self.min_delta));
+        }
+        let delta = F::of(self.min_delta.abs());
         let improved = match self.best {
             None => true,
             Some(best) => match dir {
@@ -410,17 +449,30 @@ fn snapshot<F: Float>(model: &dyn Params<F>) -> Vec<ArrayD<F>> {
 }
 
 /// Copies values into a buffer of the same parameters, reusing its storage.
-fn snapshot_into<F: Float>(model: &dyn Params<F>, buf: &mut Vec<ArrayD<F>>) {
+fn snapshot_into<F: Float>(model: &dyn Params<F>, buf: &mut Vec<ArrayD<F>>) -> Result<()> {
     let mut k = 0;
+    let mut failed = None;
     model.visit_params(&mut |p| {
+        if failed.is_some() {
+            return;
+        }
         match buf.get_mut(k) {
             Some(b) if b.shape() == p.value.shape() => b.assign(&p.value),
-            Some(b) => *b = p.value.to_owned(),
-            None => buf.push(p.value.to_owned()),
+            slot => match try_zeros(p.value.raw_dim(), "fit weight snapshot") {
+                Ok(mut copy) => {
+                    copy.assign(&p.value);
+                    match slot {
+                        Some(b) => *b = copy,
+                        None => buf.push(copy),
+                    }
+                }
+                Err(e) => failed = Some(e),
+            },
         }
         k += 1;
     });
     buf.truncate(k);
+    failed.map_or(Ok(()), Err)
 }
 
 fn restore<F: Float>(model: &mut dyn Params<F>, values: &[ArrayD<F>]) {
@@ -453,7 +505,7 @@ impl Progress {
         {
             use std::io::IsTerminal;
             let bar = (on && std::io::stderr().is_terminal()).then(|| {
-                let bar = indicatif::ProgressBar::new((epochs * batches) as u64);
+                let bar = indicatif::ProgressBar::new(epochs.saturating_mul(batches) as u64);
                 if let Ok(style) = indicatif::ProgressStyle::with_template(
                     "{prefix} [{bar:30}] {pos}/{len} batches, {elapsed} < {eta} {msg}",
                 ) {
@@ -531,13 +583,82 @@ impl<F: Float> Gathered<F> {
         if metrics.is_empty() || self.pred.is_empty() {
             return Ok(Vec::new());
         }
-        let cat = |parts: &[ArrayD<F>]| -> Result<ArrayD<F>> {
-            let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
-            concatenate(Axis(0), &views)
-                .map_err(|e| Error::shape("metric inputs", "batches of one shape", e.to_string()))
-        };
-        let (p, t) = (cat(&self.pred)?, cat(&self.target)?);
+        let (p, t) = (concat("metric predictions", &self.pred)?, concat("metric targets", &self.target)?);
         metrics.iter().map(|m| Ok((m.name().to_string(), m.compute(p.view(), t.view())?))).collect()
+    }
+}
+
+/// The parts stacked along the first axis, into memory reserved fallibly.
+fn concat<F: Float>(what: &str, parts: &[ArrayD<F>]) -> Result<ArrayD<F>> {
+    let Some(first) = parts.first() else {
+        return Err(Error::Empty { what: what.to_string(), axis: "batches".into(), shape: "()".into() });
+    };
+    let mut shape = first.shape().to_vec();
+    shape[0] = parts.iter().map(|a| a.shape()[0]).sum();
+    if let Some(odd) = parts.iter().find(|a| a.shape()[1..] != first.shape()[1..]) {
+        return Err(Error::shape(what, fmt_shape(&first.shape()[1..]), fmt_shape(&odd.shape()[1..])));
+    }
+    let mut out: ArrayD<F> = try_zeros(IxDyn(&shape), what)?;
+    let mut at = 0;
+    for a in parts {
+        let rows = a.shape()[0];
+        out.slice_axis_mut(Axis(0), (at..at + rows).into()).assign(a);
+        at += rows;
+    }
+    Ok(out)
+}
+
+/// `e` with `what` prefixed by where it arose, e.g. `"validation x, at simple_rnn input"`.
+fn at(ctx: &str, e: Error) -> Error {
+    let join = |what: String| format!("{ctx}, at {what}");
+    match e {
+        Error::ShapeMismatch { what, expected, got } => Error::ShapeMismatch { what: join(what), expected, got },
+        Error::Empty { what, axis, shape } => Error::Empty { what: join(what), axis, shape },
+        Error::InvalidConfig { what, expected, got } => Error::InvalidConfig { what: join(what), expected, got },
+        Error::NonFinite { what, index, value } => Error::NonFinite { what: join(what), index, value },
+        Error::OutOfRange { what, expected, got, index } => {
+            Error::OutOfRange { what: join(what), expected, got, index }
+        }
+        other => other,
+    }
+}
+
+/// The sizes of the batches `n` samples make in batches of `batch` (the last may be smaller).
+fn batch_sizes(n: usize, batch: usize) -> Vec<usize> {
+    let mut sizes = vec![batch.min(n)];
+    if n > batch && n % batch != 0 {
+        sizes.push(n % batch);
+    }
+    sizes
+}
+
+/// A data set and what to call its two halves in messages.
+struct Data<'v, F> {
+    x: ArrayViewD<'v, F>,
+    y: ArrayViewD<'v, F>,
+    x_name: &'static str,
+    y_name: &'static str,
+}
+
+/// Samples copied into one buffer reused for every batch, so a shuffled epoch allocates once.
+struct BatchBuffer<F> {
+    data: ArrayD<F>,
+}
+
+impl<F: Float> BatchBuffer<F> {
+    /// Room for `rows` samples shaped as those of `src`.
+    fn new(what: &str, src: &ArrayViewD<'_, F>, rows: usize) -> Result<Self> {
+        let mut shape = src.shape().to_vec();
+        shape[0] = rows;
+        Ok(BatchBuffer { data: try_zeros(IxDyn(&shape), what)? })
+    }
+
+    /// The samples `idx` of `src`, in that order.
+    fn gather(&mut self, src: &ArrayViewD<'_, F>, idx: &[usize]) -> ArrayViewD<'_, F> {
+        for (k, &i) in idx.iter().enumerate() {
+            self.data.index_axis_mut(Axis(0), k).assign(&src.index_axis(Axis(0), i));
+        }
+        self.data.slice_axis(Axis(0), (0..idx.len()).into())
     }
 }
 
@@ -549,19 +670,41 @@ impl<F: Float> Sequential<F> {
     /// weights bit for bit.
     ///
     /// Sequence outputs with a mask (from a [`crate::Masking`] layer) leave padded
-    /// positions out of the loss and the metrics.
+    /// positions out of the loss and the metrics. Losses are means over real positions,
+    /// Keras's and PyTorch's rule, in training as in validation: an epoch's training loss
+    /// weighs each batch by its number of real positions (by its number of samples without a
+    /// mask), as [`Sequential::evaluate_in_batches`] does, so the two curves of one run
+    /// are comparable.
+    ///
+    /// # Checked before the first step
+    /// Everything that does not need training to find out: the configuration (epochs, batch
+    /// size, validation split, shuffling of a stateful model, and for a stateful model one
+    /// batch size throughout); `x`, `y` and the validation data (sample counts, finite
+    /// values, shapes through every layer, each named: `fit input x`, `fit targets y`,
+    /// `validation x`, `validation y`); the optimiser ([`Optimizer::validate`]: its
+    /// settings, and state made for other parameters); the callbacks
+    /// ([`Callback::validate`], e.g. an [`EarlyStopping`] `min_delta` or `monitor`); the
+    /// loss and the metrics against every target ([`Loss::check_target`], and each metric
+    /// on the targets' shape and labels), and against the model's predictions for the first
+    /// batch of each set. Such an error leaves the weights, the optimiser's state and a
+    /// stateful model's carried states as they were.
     ///
     /// # Guard against divergence
-    /// If a batch's loss is NaN or infinite, or an update makes a weight non-finite, training
-    /// stops with [`Error::Diverged`] naming the epoch and batch, and the model keeps the
-    /// last finite weights (those from before that batch).
+    /// If a batch's loss is NaN or infinite, or an update would make a weight non-finite,
+    /// training stops with [`Error::Diverged`] naming the epoch and batch, and the model
+    /// keeps the last finite weights (those from before that batch), with the optimiser's
+    /// state from the same point. This is the one error that can come after training
+    /// began, and it keeps what the batches before it learned: an error in the first batch
+    /// leaves everything as it was.
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] for zero epochs or batch size, a validation split outside
-    /// (0, 1) or leaving no sample on either side, or shuffling a stateful model;
-    /// [`Error::ShapeMismatch`] if `x` and `y` disagree on the number of samples or do not
-    /// fit the model; [`Error::Diverged`]; any error of the loss, metrics, optimiser or
-    /// callbacks.
+    /// (0, 1) or leaving no sample on either side, shuffling a stateful model, batches of
+    /// different sizes for a stateful model, or a callback's setting;
+    /// [`Error::ShapeMismatch`] if `x` and `y` (or the validation data) disagree on the
+    /// number of samples or do not fit the model, the loss or a metric; [`Error::NonFinite`]
+    /// and [`Error::OutOfRange`] for bad values in the data; [`Error::Diverged`]; any error
+    /// of the loss, metrics, optimiser or callbacks.
     ///
     /// # Example
     /// ```
@@ -594,10 +737,132 @@ impl<F: Float> Sequential<F> {
         F: 'a + 'b,
     {
         let (x, y) = (x.into().into_dyn(), y.into().into_dyn());
+        let mut callbacks = std::mem::take(&mut config.callbacks);
+        let (train, val) = self.check_fit(x, y, loss, &*optimizer, &config, &callbacks)?;
+        let (xt, yt) = (train.x, train.y);
+        let n_train = xt.shape()[0];
+        let mut rng = StdRng::seed_from_u64(config.seed);
+        // Dropout masks follow the same seed: the same seed, data and starting weights give
+        // the same training run.
+        self.reseed(config.seed);
+        let mut order: Vec<usize> = try_with_capacity(n_train, "fit sample order")?;
+        order.extend(0..n_train);
+        let batches = n_train.div_ceil(config.batch_size);
+        let rows = config.batch_size.min(n_train);
+        let mut buffers = if config.shuffle {
+            Some((BatchBuffer::new("fit batch of x", &xt, rows)?, BatchBuffer::new("fit batch of y", &yt, rows)?))
+        } else {
+            None
+        };
+        let names = self.param_paths();
+        for cb in callbacks.iter_mut() {
+            cb.on_train_begin(self)?;
+        }
+        let progress = Progress::new(config.progress, config.epochs, batches);
+        let mut history = History { epochs: Vec::new(), stopped_epoch: None };
+        let mut guard = Vec::new();
+        let result = (|| -> Result<()> {
+            for epoch in 1..=config.epochs {
+                if config.shuffle {
+                    order.shuffle(&mut rng);
+                }
+                let (mut total, mut weight) = (0.0f64, 0.0f64);
+                let mut seen = Gathered::default();
+                for (bi, idx) in order.chunks(config.batch_size).enumerate() {
+                    let diverged = |what: String| Error::Diverged { epoch, batch: bi + 1, what };
+                    let (xb, yb) = match &mut buffers {
+                        Some((bx, by)) => (bx.gather(&xt, idx), by.gather(&yt, idx)),
+                        None => {
+                            // Without shuffling a batch is a run of consecutive samples.
+                            let r = idx[0]..idx[0] + idx.len();
+                            (xt.slice_axis(Axis(0), r.clone().into()), yt.slice_axis(Axis(0), r.into()))
+                        }
+                    };
+                    snapshot_into(self, &mut guard)?;
+                    let pred = self.forward(xb, Mode::Train)?;
+                    let out = self.masked_loss(loss, &pred.view(), &yb)?;
+                    if !out.value.is_finite() {
+                        return Err(diverged(format!("the loss is {}", out.value)));
+                    }
+                    if !config.metrics.is_empty() {
+                        seen.push(self, &pred.view(), &yb)?;
+                    }
+                    // Positions the loss averaged over: real ones under a mask, else samples.
+                    let w = self.output_mask().map_or(idx.len(), |m| m.iter().filter(|&&v| v).count()) as f64;
+                    self.zero_grad();
+                    if let Err(e) = self.backward(&out.grad) {
+                        return Err(match e {
+                            Error::NonFinite { .. } => diverged(e.to_string()),
+                            other => other,
+                        });
+                    }
+                    if let Err(e) = optimizer.step(&mut Named { model: self, names: &names }) {
+                        // The optimisers of this crate change nothing on error; one from
+                        // outside might have.
+                        restore(self, &guard);
+                        return Err(match e {
+                            Error::NonFinite { .. } => diverged(e.to_string()),
+                            other => other,
+                        });
+                    }
+                    if !all_finite(self) {
+                        restore(self, &guard);
+                        return Err(diverged("the update made a weight non-finite".into()));
+                    }
+                    total += out.value.to_f64_exact() * w;
+                    weight += w;
+                    progress.batch(epoch, config.epochs, total / weight);
+                }
+                let mut logs = EpochLogs {
+                    epoch,
+                    loss: F::of(total / weight),
+                    val_loss: None,
+                    metrics: seen.metrics(&config.metrics)?,
+                    val_metrics: Vec::new(),
+                };
+                if let Some(v) = &val {
+                    let (vl, vm) = self.evaluate_in_batches(&v.x, &v.y, loss, &config.metrics, config.batch_size)?;
+                    logs.val_loss = Some(vl);
+                    logs.val_metrics = vm;
+                }
+                progress.epoch(&logs.to_string());
+                let mut stop = false;
+                for cb in callbacks.iter_mut() {
+                    stop |= cb.on_epoch_end(&logs, self)? == Control::Stop;
+                }
+                history.epochs.push(logs);
+                if stop {
+                    history.stopped_epoch = Some(epoch);
+                    break;
+                }
+            }
+            Ok(())
+        })();
+        progress.finish();
+        result?;
+        for cb in callbacks.iter_mut() {
+            cb.on_train_end(self)?;
+        }
+        Ok(history)
+    }
+
+    /// Every check [`Sequential::fit`] can run before training (see its docs); returns the
+    /// training and validation sets.
+    #[allow(clippy::type_complexity)]
+    fn check_fit<'v>(
+        &mut self,
+        x: ArrayViewD<'v, F>,
+        y: ArrayViewD<'v, F>,
+        loss: &dyn Loss<F>,
+        optimizer: &dyn Optimizer<F>,
+        config: &'v FitConfig<F>,
+        callbacks: &[Box<dyn Callback<F>>],
+    ) -> Result<(Data<'v, F>, Option<Data<'v, F>>)> {
+        let batch = config.batch_size;
         if config.epochs == 0 {
             return Err(Error::config("fit epochs", "at least 1", 0));
         }
-        if config.batch_size == 0 {
+        if batch == 0 {
             return Err(Error::config("fit batch size", "at least 1", 0));
         }
         if config.shuffle && self.is_stateful() {
@@ -625,14 +890,23 @@ impl<F: Float> Sequential<F> {
                     ));
                 }
                 let n_train = n - n_val;
-                let xv = x.slice_axis(Axis(0), (n_train..n).into()).to_owned();
-                let yv = y.slice_axis(Axis(0), (n_train..n).into()).to_owned();
-                (n_train, Some((xv, yv)))
+                let xv = x.clone().slice_axis_move(Axis(0), (n_train..n).into());
+                let yv = y.clone().slice_axis_move(Axis(0), (n_train..n).into());
+                (n_train, Some(Data { x: xv, y: yv, x_name: "validation x", y_name: "validation y" }))
             }
             Validation::Data(data) => {
-                let (xv, yv) = &**data;
-                same_samples("validation targets", "the validation inputs'", &xv.view(), &yv.view())?;
-                (n, Some((xv.clone(), yv.clone())))
+                let (xv, yv) = (data.0.view(), data.1.view());
+                let nv = same_samples("validation y", "validation x's", &xv, &yv)?;
+                if nv == 0 {
+                    return Err(Error::Empty {
+                        what: "validation x".into(),
+                        axis: "samples".into(),
+                        shape: fmt_shape(xv.shape()),
+                    });
+                }
+                check_finite("validation x", &xv)?;
+                check_finite("validation y", &yv)?;
+                (n, Some(Data { x: xv, y: yv, x_name: "validation x", y_name: "validation y" }))
             }
         };
         if n_train == 0 {
@@ -642,90 +916,87 @@ impl<F: Float> Sequential<F> {
                 shape: fmt_shape(x.shape()),
             });
         }
-        let (xt, yt) = (x.slice_axis(Axis(0), (0..n_train).into()), y.slice_axis(Axis(0), (0..n_train).into()));
-        let mut rng = StdRng::seed_from_u64(config.seed);
-        // Dropout masks follow the same seed: the same seed, data and starting weights give
-        // the same training run.
-        self.reseed(config.seed);
-        let mut order: Vec<usize> = (0..n_train).collect();
-        let batches = n_train.div_ceil(config.batch_size);
-        let mut callbacks = std::mem::take(&mut config.callbacks);
-        for cb in callbacks.iter_mut() {
-            cb.on_train_begin(self)?;
+        let train = Data {
+            x: x.slice_axis_move(Axis(0), (0..n_train).into()),
+            y: y.slice_axis_move(Axis(0), (0..n_train).into()),
+            x_name: "fit input x",
+            y_name: "fit targets y",
+        };
+        let sets: Vec<&Data<'v, F>> = std::iter::once(&train).chain(val.as_ref()).collect();
+        let mut out_shapes = Vec::new();
+        for d in &sets {
+            out_shapes.push(self.output_shape_for(d.x.shape()).map_err(|e| at(d.x_name, e))?);
         }
-        let progress = Progress::new(config.progress, config.epochs, batches);
-        let mut history = History { epochs: Vec::new(), stopped_epoch: None };
-        let mut guard = Vec::new();
-        let result = (|| -> Result<()> {
-            for epoch in 1..=config.epochs {
-                if config.shuffle {
-                    order.shuffle(&mut rng);
+
+        if self.is_stateful() {
+            // Each batch continues the carried state, which has one batch size.
+            let mut sizes: Vec<(&str, usize)> = sets
+                .iter()
+                .flat_map(|d| batch_sizes(d.x.shape()[0], batch).into_iter().map(|b| (d.x_name, b)))
+                .collect();
+            if let Some(b) = self.carried_batch() {
+                sizes.insert(0, ("the carried state", b));
+            }
+            if let Some((what, b)) = sizes.iter().find(|(_, b)| *b != sizes[0].1) {
+                return Err(Error::config(
+                    "fit batches of a stateful model",
+                    format!(
+                        "one batch size throughout, {} as {} has (samples a multiple of the batch size {batch}, \
+                         or reset_states() first)",
+                        sizes[0].1, sizes[0].0
+                    ),
+                    format!("{what} in batches of {b}"),
+                ));
+            }
+        }
+
+        let names = self.param_paths();
+        optimizer.validate(&Named { model: self, names: &names })?;
+        let mut logged = vec!["loss".to_string()];
+        logged.extend(config.metrics.iter().map(|m| m.name().to_string()));
+        if val.is_some() {
+            logged.push("val_loss".to_string());
+            logged.extend(config.metrics.iter().map(|m| format!("val_{}", m.name())));
+        }
+        for cb in callbacks {
+            cb.validate(&logged)?;
+        }
+
+        for (d, out_shape) in sets.iter().zip(&out_shapes) {
+            // The first batch through the model as training will run it (states set aside),
+            // for what needs predictions: masks, and losses defined outside the crate.
+            let k = d.x.shape()[0].min(batch.max(2));
+            let xb = d.x.slice_axis(Axis(0), (0..k).into());
+            let yb = d.y.slice_axis(Axis(0), (0..k).into());
+            let (pred, masked) = self.with_states_set_aside(|m| -> Result<_> {
+                let pred = m.forward(xb, Mode::Infer).map_err(|e| at(d.x_name, e))?;
+                Ok((pred, m.output_mask().is_some()))
+            })?;
+            self.masked_loss(loss, &pred.view(), &yb).map_err(|e| at(d.y_name, e))?;
+            if masked {
+                // Padded positions may hold anything finite: check the real ones.
+                let (p, t) = self.masked_positions(&pred.view(), &yb).map_err(|e| at(d.y_name, e))?;
+                for m in &config.metrics {
+                    m.compute(p.view(), t.view()).map_err(|e| at(d.y_name, e))?;
                 }
-                let (mut total, mut weight) = (0.0f64, 0.0f64);
-                let mut seen = Gathered::default();
-                for (bi, idx) in order.chunks(config.batch_size).enumerate() {
-                    let (xb, yb) = if config.shuffle {
-                        (xt.select(Axis(0), idx), yt.select(Axis(0), idx))
-                    } else {
-                        let r = idx[0]..idx[0] + idx.len();
-                        (
-                            xt.slice_axis(Axis(0), r.clone().into()).to_owned(),
-                            yt.slice_axis(Axis(0), r.into()).to_owned(),
-                        )
-                    };
-                    snapshot_into(self, &mut guard);
-                    let pred = self.forward(&xb, Mode::Train)?;
-                    let out = self.masked_loss(loss, &pred.view(), &yb.view())?;
-                    let diverged = |what: String| Error::Diverged { epoch, batch: bi + 1, what };
-                    if !out.value.is_finite() {
-                        return Err(diverged(format!("the loss is {}", out.value)));
-                    }
-                    if !config.metrics.is_empty() {
-                        seen.push(self, &pred.view(), &yb.view())?;
-                    }
-                    self.zero_grad();
-                    self.backward(&out.grad)?;
-                    optimizer.step(self)?;
-                    if !all_finite(self) {
-                        restore(self, &guard);
-                        return Err(diverged("the update made a weight non-finite".into()));
-                    }
-                    let w = idx.len() as f64;
-                    total += out.value.to_f64_exact() * w;
-                    weight += w;
-                    progress.batch(epoch, config.epochs, total / weight);
-                }
-                let mut logs = EpochLogs {
-                    epoch,
-                    loss: F::of(total / weight),
-                    val_loss: None,
-                    metrics: seen.metrics(&config.metrics)?,
-                    val_metrics: Vec::new(),
-                };
-                if let Some((xv, yv)) = &val {
-                    let (vl, vm) = self.evaluate_in_batches(xv, yv, loss, &config.metrics, config.batch_size)?;
-                    logs.val_loss = Some(vl);
-                    logs.val_metrics = vm;
-                }
-                progress.epoch(&logs.to_string());
-                let mut stop = false;
-                for cb in callbacks.iter_mut() {
-                    stop |= cb.on_epoch_end(&logs, self)? == Control::Stop;
-                }
-                history.epochs.push(logs);
-                if stop {
-                    history.stopped_epoch = Some(epoch);
-                    break;
+                continue;
+            }
+            // Every target, against the shape of the predictions to come.
+            let mut full = vec![d.y.shape()[0]];
+            full.extend_from_slice(out_shape);
+            loss.check_target(&full, &d.y).map_err(|e| at(d.y_name, e))?;
+            if !config.metrics.is_empty() {
+                let one = [F::of(0.5)];
+                let placeholder = ndarray::ArrayView1::from(&one[..]).into_dyn();
+                let placeholder = placeholder
+                    .broadcast(IxDyn(&full))
+                    .ok_or_else(|| Error::shape(format!("{} predictions", d.y_name), fmt_shape(&full), "(1,)"))?;
+                for m in &config.metrics {
+                    m.compute(placeholder.view(), d.y.view()).map_err(|e| at(d.y_name, e))?;
                 }
             }
-            Ok(())
-        })();
-        progress.finish();
-        result?;
-        for cb in callbacks.iter_mut() {
-            cb.on_train_end(self)?;
         }
-        Ok(history)
+        Ok((train, val))
     }
 
     /// The loss and metrics of the model on `(x, y)`, run in batches of `batch_size` (padded
@@ -811,7 +1082,6 @@ impl<F: Float> Sequential<F> {
             parts.push(self.predict(x.slice_axis(Axis(0), (start..end).into()))?);
             start = end;
         }
-        let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
-        concatenate(Axis(0), &views).map_err(|e| Error::shape("batched predictions", "one shape", e.to_string()))
+        concat("batched predictions", &parts)
     }
 }

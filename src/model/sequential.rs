@@ -4,7 +4,8 @@ use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD, AsArray, Axis, Dimension, 
 
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::layers::{Layer, Mode, ParamMut, ParamRef, Params};
+use crate::layers::{Layer, Mode, ParamMut, ParamRef, Params, State};
+use crate::limits::{elements, try_with_capacity, try_zeros};
 use crate::loss::{Loss, LossOutput};
 use crate::optim::Optimizer;
 use crate::shape::{check_nonempty, check_same, fmt_shape};
@@ -173,6 +174,18 @@ impl<F: Float> Sequential<F> {
         &self.shapes
     }
 
+    /// The per-sample output shape for an input batch of shape `shape`, checked as a forward
+    /// pass checks it (rank, no empty axis) and then layer by layer without running any:
+    /// each layer's [`Layer::output_shape`] must accept what the one before gives.
+    pub(crate) fn output_shape_for(&self, shape: &[usize]) -> Result<Vec<usize>> {
+        self.check_input(shape)?;
+        let mut s = shape.get(1..).unwrap_or_default().to_vec();
+        for layer in &self.layers {
+            s = layer.output_shape(&s)?;
+        }
+        Ok(s)
+    }
+
     fn check_input(&self, shape: &[usize]) -> Result<()> {
         if self.layers.is_empty() {
             return Err(Error::config("Sequential", "at least one layer", "no layers"));
@@ -313,6 +326,61 @@ impl<F: Float> Sequential<F> {
         }
     }
 
+    /// Runs `f` with the carried (or user-set initial) states of the recurrent layers set
+    /// aside and statefulness off, then puts both back: a forward pass inside starts from
+    /// zeros and leaves the states the model carries as they were.
+    pub(crate) fn with_states_set_aside<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+        let saved = self.take_states();
+        let stateful = std::mem::replace(&mut self.stateful, false);
+        let out = f(self);
+        self.stateful = stateful;
+        self.put_states(saved);
+        out
+    }
+
+    /// A copy of the initial state of each recurrent layer (`None` for other layers).
+    fn states(&self) -> Vec<Option<State<F>>> {
+        self.layers.iter().map(|l| l.as_recurrent().and_then(|r| r.initial_state()).cloned()).collect()
+    }
+
+    /// The initial state of each recurrent layer, taken out (`None` for other layers).
+    fn take_states(&mut self) -> Vec<Option<State<F>>> {
+        self.layers
+            .iter_mut()
+            .map(|l| {
+                l.as_recurrent_mut().and_then(|r| {
+                    let s = r.initial_state().cloned();
+                    r.set_initial_state(None);
+                    s
+                })
+            })
+            .collect()
+    }
+
+    /// Puts back what [`Sequential::take_states`] took.
+    fn put_states(&mut self, states: Vec<Option<State<F>>>) {
+        for (layer, state) in self.layers.iter_mut().zip(states) {
+            if let Some(r) = layer.as_recurrent_mut() {
+                r.set_initial_state(state);
+            }
+        }
+    }
+
+    /// The batch size the carried states hold, if any layer carries one.
+    pub(crate) fn carried_batch(&self) -> Option<usize> {
+        self.layers.iter().find_map(|l| l.as_recurrent().and_then(|r| r.initial_state()).map(|s| s.h.nrows()))
+    }
+
+    /// Each parameter's path, `layer/parameter` (`dense/kernel`), in visiting order.
+    pub(crate) fn param_paths(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for layer in &self.layers {
+            let name = layer.name();
+            layer.visit_params(&mut |p| out.push(format!("{name}/{}", p.name)));
+        }
+        out
+    }
+
     fn check_carried_states(&self, batch: usize) -> Result<()> {
         for layer in &self.layers {
             if let Some(s) = layer.as_recurrent().and_then(|r| r.initial_state()) {
@@ -373,7 +441,8 @@ impl<F: Float> Sequential<F> {
     /// padding: with a mask `(B, T)` on a sequence output `(B, T, …)`, the real positions are
     /// gathered into `(N, …)` (and likewise `y`), the loss is computed on those, and its
     /// gradient is put back with zeros at the padded positions. So mean losses average over
-    /// real positions only.
+    /// real positions only (Keras's and PyTorch's rule), and a batch's loss weighs as many
+    /// positions as it has real ones.
     pub(crate) fn masked_loss(
         &self,
         loss: &dyn Loss<F>,
@@ -393,7 +462,7 @@ impl<F: Float> Sequential<F> {
         let keep = self.kept_positions(mask)?;
         let (p, t) = (gather(pred, &keep)?, gather(y, &keep)?);
         let out = loss.compute(&p.view(), &t.view())?;
-        let mut grad = ArrayD::zeros(pred.raw_dim());
+        let mut grad = try_zeros(pred.raw_dim(), format_args!("{} masked loss gradient", self.name))?;
         for (k, &(i, j)) in keep.iter().enumerate() {
             grad.index_axis_mut(Axis(0), i).index_axis_mut(Axis(0), j).assign(&out.grad.index_axis(Axis(0), k));
         }
@@ -448,12 +517,16 @@ impl<F: Float> Sequential<F> {
 
     /// One training step on a batch: forward in training mode, compute the loss, zero the
     /// gradients, backpropagate, and let the optimiser update every parameter. Returns the
-    /// loss before the update.
+    /// loss before the update. The optimiser sees each parameter named `layer/parameter`
+    /// (`dense/kernel`), so its errors say which layer they mean.
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] if `x` and `y` have different batch sizes or `y` does not
-    /// fit the output; any error of the forward pass, the loss or the optimiser. On error
-    /// the weights are unchanged.
+    /// fit the output; any error of the forward pass, the loss or the optimiser (checked
+    /// with [`Optimizer::validate`] before the forward pass), among them
+    /// [`Error::NonFinite`] for an update that would make a weight non-finite. On error the
+    /// weights, the optimiser's state and a stateful model's carried states are as they
+    /// were (the gradients may hold this batch's).
     pub fn train_step<'a, 'b, VX, DX, VY, DY>(
         &mut self,
         x: VX,
@@ -476,7 +549,9 @@ impl<F: Float> Sequential<F> {
 
     /// As [`Sequential::train_step`], on padded sequences with a mask `(B, T)` (`true`: a
     /// real step): recurrent layers skip padded steps and, for a sequence output, the loss
-    /// leaves padded positions out.
+    /// leaves padded positions out. The returned loss is the mean over the batch's real
+    /// positions (Keras's and PyTorch's rule, the same as [`Sequential::evaluate`] and
+    /// [`Sequential::fit`]).
     ///
     /// # Errors
     /// As [`Sequential::train_step`] and [`Sequential::forward_masked`].
@@ -509,12 +584,27 @@ impl<F: Float> Sequential<F> {
         loss: &dyn Loss<F>,
         optimizer: &mut dyn Optimizer<F>,
     ) -> Result<F> {
-        let pred = self.run(x, mask, Mode::Train)?;
-        let out = self.masked_loss(loss, &pred.view(), &y)?;
-        self.zero_grad();
-        self.backward(&out.grad)?;
-        optimizer.step(self)?;
-        Ok(out.value)
+        optimizer.validate(self)?;
+        // A stateful forward pass moves the carried states on: put them back on error.
+        let saved = self.stateful.then(|| self.states());
+        let result = (|| {
+            let pred = self.run(x, mask, Mode::Train)?;
+            let out = self.masked_loss(loss, &pred.view(), &y)?;
+            self.zero_grad();
+            self.backward(&out.grad)?;
+            self.step_named(optimizer)?;
+            Ok(out.value)
+        })();
+        if let (Err(_), Some(states)) = (&result, saved) {
+            self.put_states(states);
+        }
+        result
+    }
+
+    /// One optimiser step, the parameters named `layer/parameter` (see [`Named`]).
+    pub(crate) fn step_named(&mut self, optimizer: &mut dyn Optimizer<F>) -> Result<()> {
+        let names = self.param_paths();
+        optimizer.step(&mut Named { model: self, names: &names })
     }
 
     /// Truncated backpropagation through time: trains on a long batch `x` `(B, T, …)` in
@@ -597,7 +687,8 @@ impl<F: Float> Sequential<F> {
         result
     }
 
-    /// The loss of the model's predictions on `x` against `y`, without training.
+    /// The loss of the model's predictions on `x` against `y`, without training. Under a
+    /// mask (from a [`crate::Masking`] layer) it is the mean over real positions.
     ///
     /// # Errors
     /// As [`Sequential::train_step`].
@@ -620,13 +711,42 @@ impl<F: Float> Sequential<F> {
 /// The rows `a[i, j, …]` for each `(i, j)` of `keep`, stacked into `(N, …)`.
 fn gather<F: Float>(a: &ArrayViewD<'_, F>, keep: &[(usize, usize)]) -> Result<ArrayD<F>> {
     let mut shape = vec![keep.len()];
-    shape.extend_from_slice(&a.shape()[2..]);
-    let mut data = Vec::with_capacity(shape.iter().product());
+    shape.extend_from_slice(a.shape().get(2..).unwrap_or_default());
+    let mut data = try_with_capacity(elements("masked gather", &shape)?, "masked gather")?;
     for &(i, j) in keep {
         data.extend(a.index_axis(Axis(0), i).index_axis(Axis(0), j).iter().copied());
     }
     ArrayD::from_shape_vec(IxDyn(&shape), data)
         .map_err(|e| Error::shape("masked gather", fmt_shape(&shape), e.to_string()))
+}
+
+/// A model's parameters as [`Sequential::train_step`] and `fit` hand them to the optimiser:
+/// the same parameters in the same order, each named by its path (`dense/kernel`), so an
+/// optimiser's message says which layer it means.
+pub(crate) struct Named<'m, 'n, F: Float> {
+    pub(crate) model: &'m mut Sequential<F>,
+    pub(crate) names: &'n [String],
+}
+
+impl<F: Float> Params<F> for Named<'_, '_, F> {
+    fn visit_params(&self, f: &mut dyn FnMut(ParamRef<'_, F>)) {
+        let mut k = 0;
+        self.model.visit_params(&mut |p| {
+            let name = self.names.get(k).map_or(p.name, String::as_str);
+            k += 1;
+            f(ParamRef { name, value: p.value, grad: p.grad });
+        });
+    }
+
+    fn visit_params_mut(&mut self, f: &mut dyn FnMut(ParamMut<'_, F>)) {
+        let names = self.names;
+        let mut k = 0;
+        self.model.visit_params_mut(&mut |p| {
+            let name = names.get(k).map_or(p.name, String::as_str);
+            k += 1;
+            f(ParamMut { name, value: p.value, grad: p.grad });
+        });
+    }
 }
 
 impl<F: Float> Params<F> for Sequential<F> {

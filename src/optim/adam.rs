@@ -1,6 +1,6 @@
 //! Adam (with an L2 penalty) and AdamW (with decoupled weight decay).
 
-use ndarray::{ArrayD, Zip};
+use ndarray::ArrayD;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -8,8 +8,11 @@ use crate::float::Float;
 use crate::layers::Params;
 use crate::optim::clip::GradientClip;
 use crate::optim::epsilon::EpsilonPlacement;
+use crate::optim::kind::{AdamKind, AdamWKind, Kind};
 use crate::optim::optimizer::Optimizer;
-use crate::optim::state::{check_step, lerp, non_negative, positive, unit_interval};
+use crate::optim::state::{
+    check_state, check_step, lerp, non_negative, positive, unit_interval, update, GradScale, Slot,
+};
 
 /// Adam, step for step as PyTorch's `torch.optim.Adam(lr, betas, eps, weight_decay)`:
 ///
@@ -26,8 +29,11 @@ use crate::optim::state::{check_step, lerp, non_negative, positive, unit_interva
 /// visiting order, `m_t` ([`Adam::exp_avg`]) and `v_t` ([`Adam::exp_avg_sq`]), stored
 /// without bias correction as PyTorch stores them. AMSGrad is not offered.
 ///
-/// Hyperparameters are public fields, checked at every [`Optimizer::step`] before anything
-/// changes.
+/// Hyperparameters are public fields (and `with_*` builders), checked by
+/// [`Optimizer::validate`] and at every [`Optimizer::step`] before anything changes. A step
+/// whose update would overflow changes nothing and errs (see [`Optimizer::step`]). The serde
+/// form starts with `"kind": "Adam"`, and reading refuses another kind (an AdamW state
+/// included: the two have the same fields).
 ///
 /// # Example
 /// ```
@@ -48,6 +54,9 @@ use crate::optim::state::{check_step, lerp, non_negative, positive, unit_interva
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "F: Float")]
 pub struct Adam<F> {
+    /// `"Adam"` in the serde form (absent in states written before it existed).
+    #[serde(default)]
+    kind: Kind<AdamKind>,
     /// The learning rate η. Must be finite and `> 0`.
     pub learning_rate: F,
     /// β1, the decay of the first moment; defaults to `0.9`. Must lie in `[0, 1)`.
@@ -82,7 +91,8 @@ pub struct Adam<F> {
 /// ```
 ///
 /// Defaults as PyTorch's: β = (0.9, 0.999), ε = 1e-8, λ = 0.01. [`AdamW::keras`] gives
-/// Keras 3's (λ = 0.004, ε = 1e-7, [`EpsilonPlacement::Keras`]). State as [`Adam`]'s.
+/// Keras 3's (λ = 0.004, ε = 1e-7, [`EpsilonPlacement::Keras`]). State, checks and errors as
+/// [`Adam`]'s; the serde form starts with `"kind": "AdamW"`.
 ///
 /// # Example
 /// ```
@@ -102,6 +112,9 @@ pub struct Adam<F> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "F: Float")]
 pub struct AdamW<F> {
+    /// `"AdamW"` in the serde form (absent in states written before it existed).
+    #[serde(default)]
+    kind: Kind<AdamWKind>,
     /// The learning rate η. Must be finite and `> 0`.
     pub learning_rate: F,
     /// β1, the decay of the first moment; defaults to `0.9`. Must lie in `[0, 1)`.
@@ -200,8 +213,9 @@ macro_rules! adam_common {
             /// fields) or a bad clipping threshold; [`crate::Error::ShapeMismatch`] if the
             /// parameters differ in number or shape from those the moments were made for, or
             /// a gradient's shape differs from its parameter's; [`crate::Error::NonFinite`]
-            /// for NaN or an infinity in a gradient. All are checked before any parameter,
-            /// gradient or moment changes.
+            /// for NaN or an infinity in a gradient, or an update that would make a weight or
+            /// a moment non-finite (naming the parameter). On any error no parameter,
+            /// gradient, moment or step count changes.
             fn step(&mut self, params: &mut dyn Params<F>) -> Result<()> {
                 let h = self.hyper();
                 adam_step(
@@ -215,12 +229,19 @@ macro_rules! adam_common {
                 )
             }
 
+            fn validate(&self, params: &dyn Params<F>) -> Result<()> {
+                validate_hyper(Self::NAME, &self.hyper())?;
+                check_state(Self::NAME, params, &[("exp_avg", &self.exp_avg), ("exp_avg_sq", &self.exp_avg_sq)])
+            }
+
             fn learning_rate(&self) -> F {
                 self.learning_rate
             }
 
-            fn set_learning_rate(&mut self, lr: F) {
+            fn set_learning_rate(&mut self, lr: F) -> Result<()> {
+                positive(format_args!("{} learning rate", Self::NAME), lr)?;
                 self.learning_rate = lr;
+                Ok(())
             }
 
             /// Drops the moments and sets the step count back to 0.
@@ -243,6 +264,7 @@ impl<F: Float> Adam<F> {
     /// Adam with PyTorch's defaults: β = (0.9, 0.999), ε = 1e-8, no weight decay.
     pub fn new(learning_rate: F) -> Self {
         Adam {
+            kind: Kind::new(),
             learning_rate,
             beta1: F::of(0.9),
             beta2: F::of(0.999),
@@ -271,6 +293,7 @@ impl<F: Float> AdamW<F> {
     /// AdamW with PyTorch's defaults: β = (0.9, 0.999), ε = 1e-8, weight decay 0.01.
     pub fn new(learning_rate: F) -> Self {
         AdamW {
+            kind: Kind::new(),
             learning_rate,
             beta1: F::of(0.9),
             beta2: F::of(0.999),
@@ -306,6 +329,18 @@ struct Hyper<F> {
     clip: Option<GradientClip<F>>,
 }
 
+fn validate_hyper<F: Float>(name: &str, h: &Hyper<F>) -> Result<()> {
+    positive(format_args!("{name} learning rate"), h.lr)?;
+    unit_interval(format_args!("{name} beta1"), h.beta1)?;
+    unit_interval(format_args!("{name} beta2"), h.beta2)?;
+    positive(format_args!("{name} epsilon"), h.eps)?;
+    non_negative(format_args!("{name} weight decay"), h.wd)?;
+    if let Some(clip) = &h.clip {
+        clip.validate()?;
+    }
+    Ok(())
+}
+
 fn adam_step<F: Float>(
     name: &str,
     decoupled: bool,
@@ -315,24 +350,13 @@ fn adam_step<F: Float>(
     exp_avg_sq: &mut Vec<ArrayD<F>>,
     params: &mut dyn Params<F>,
 ) -> Result<()> {
-    positive(format_args!("{name} learning rate"), h.lr)?;
-    unit_interval(format_args!("{name} beta1"), h.beta1)?;
-    unit_interval(format_args!("{name} beta2"), h.beta2)?;
-    positive(format_args!("{name} epsilon"), h.eps)?;
-    non_negative(format_args!("{name} weight decay"), h.wd)?;
-    if let Some(clip) = &h.clip {
-        clip.validate()?;
-    }
+    validate_hyper(name, h)?;
     check_step(name, params, &[("exp_avg", exp_avg), ("exp_avg_sq", exp_avg_sq)])?;
-    if let Some(clip) = &h.clip {
-        clip.apply_checked(params);
-    }
+    let scale = h.clip.map_or(GradScale::Keep, |c| c.scale(params));
 
-    if exp_avg.is_empty() && exp_avg_sq.is_empty() {
-        *step = 0;
-    }
-    *step = step.saturating_add(1);
-    let t = F::of(*step as f64);
+    // The step this update is; stored only if the update succeeds.
+    let t_next = if exp_avg.is_empty() && exp_avg_sq.is_empty() { 1 } else { step.saturating_add(1) };
+    let t = F::of(t_next as f64);
     let one = F::one();
     let bc1 = one - h.beta1.powf(t);
     let bc2 = one - h.beta2.powf(t);
@@ -348,31 +372,18 @@ fn adam_step<F: Float>(
         _ => (F::zero(), one),
     };
 
-    let (fresh_m, fresh_v) = (exp_avg.is_empty(), exp_avg_sq.is_empty());
-    let mut i = 0;
-    params.visit_params_mut(&mut |mut p| {
-        if fresh_m {
-            exp_avg.push(ArrayD::zeros(p.value.raw_dim()));
+    let mut slots: [Slot<'_, F>; 2] = [("exp_avg", exp_avg), ("exp_avg_sq", exp_avg_sq)];
+    update(name, params, &mut slots, scale, |theta, g, s| {
+        let g = if l2 != F::zero() { g + l2 * theta } else { g };
+        let theta = if shrink != one { theta * shrink } else { theta };
+        s[0] = lerp(s[0], g, w1);
+        s[1] = s[1] * beta2 + w2 * g * g;
+        if keras {
+            theta - s[0] * alpha / (s[1].sqrt() + eps)
+        } else {
+            theta + neg_step * (s[0] / (s[1].sqrt() / bc2_sqrt + eps))
         }
-        if fresh_v {
-            exp_avg_sq.push(ArrayD::zeros(p.value.raw_dim()));
-        }
-        if let (Some(m), Some(v)) = (exp_avg.get_mut(i), exp_avg_sq.get_mut(i)) {
-            Zip::from(&mut p.value).and(&p.grad).and(m).and(v).for_each(|theta, &g, m, v| {
-                let g = if l2 != F::zero() { g + l2 * *theta } else { g };
-                if shrink != one {
-                    *theta *= shrink;
-                }
-                *m = lerp(*m, g, w1);
-                *v = *v * beta2 + w2 * g * g;
-                if keras {
-                    *theta -= *m * alpha / (v.sqrt() + eps);
-                } else {
-                    *theta += neg_step * (*m / (v.sqrt() / bc2_sqrt + eps));
-                }
-            });
-        }
-        i += 1;
-    });
+    })?;
+    *step = t_next;
     Ok(())
 }

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::layers::Params;
-use crate::optim::state::positive;
+use crate::optim::state::{positive, GradScale};
 use crate::shape::check_finite;
 
 /// Scales every gradient of `params` by one factor so that their global 2-norm is at most
@@ -124,13 +124,16 @@ impl<F: Float> GradientClip<F> {
         }
     }
 
-    /// Clips gradients already known to be finite, with a validated threshold.
-    pub(crate) fn apply_checked(&self, params: &mut dyn Params<F>) {
+    /// What this clipping would do to the gradients of `params` (known to be finite), as a
+    /// scale an update applies element by element, leaving the gradients themselves alone
+    /// until the update is known to succeed.
+    pub(crate) fn scale(&self, params: &dyn Params<F>) -> GradScale<F> {
         match *self {
             GradientClip::Norm(max_norm) => {
-                clip_norm_checked(params, max_norm);
+                let (_, coef) = norm_and_coefficient(params, max_norm);
+                coef.map_or(GradScale::Keep, GradScale::Mul)
             }
-            GradientClip::Value(c) => clip_value_checked(params, c),
+            GradientClip::Value(c) => GradScale::Clamp(c),
         }
     }
 }
@@ -149,18 +152,24 @@ fn check_grads_finite<F: Float>(what: &str, params: &dyn Params<F>) -> Result<()
     first.map_or(Ok(()), Err)
 }
 
-fn clip_norm_checked<F: Float>(params: &mut dyn Params<F>, max_norm: F) -> F {
+/// The global 2-norm of the gradients (accumulated in f64) and, if it is over `max_norm`, the
+/// factor that scales it down (PyTorch's `max_norm / (N + 1e-6)`).
+fn norm_and_coefficient<F: Float>(params: &dyn Params<F>, max_norm: F) -> (F, Option<F>) {
     let mut sum_sq = 0f64;
     params.visit_params(&mut |p| {
         sum_sq += p.grad.iter().map(|g| g.to_f64_exact() * g.to_f64_exact()).sum::<f64>();
     });
     let total = sum_sq.sqrt();
     let coef = max_norm.to_f64_exact() / (total + 1e-6);
-    if coef < 1.0 {
-        let c = F::of(coef);
+    (F::of(total), (coef < 1.0).then(|| F::of(coef)))
+}
+
+fn clip_norm_checked<F: Float>(params: &mut dyn Params<F>, max_norm: F) -> F {
+    let (total, coef) = norm_and_coefficient(params, max_norm);
+    if let Some(c) = coef {
         params.visit_params_mut(&mut |mut p| p.grad.mapv_inplace(|g| g * c));
     }
-    F::of(total)
+    total
 }
 
 fn clip_value_checked<F: Float>(params: &mut dyn Params<F>, c: F) {

@@ -6,6 +6,7 @@
 mod adam;
 mod clip;
 mod epsilon;
+mod kind;
 mod optimizer;
 mod rmsprop;
 mod sgd;

@@ -8,8 +8,11 @@ use crate::float::Float;
 use crate::layers::Params;
 use crate::optim::clip::GradientClip;
 use crate::optim::epsilon::EpsilonPlacement;
+use crate::optim::kind::{Kind, RmsPropKind};
 use crate::optim::optimizer::Optimizer;
-use crate::optim::state::{check_step, lerp, non_negative, positive, unit_interval};
+use crate::optim::state::{
+    check_state, check_step, lerp, non_negative, positive, unit_interval, update, GradScale, Slot,
+};
 
 /// RMSprop, step for step as PyTorch's `torch.optim.RMSprop(lr, alpha, eps, weight_decay,
 /// momentum, centered)`:
@@ -34,8 +37,10 @@ use crate::optim::state::{check_step, lerp, non_negative, positive, unit_interva
 ///
 /// The state, per parameter in visiting order: `v_t` ([`RmsProp::square_avg`]), `ḡ_t` when
 /// centered ([`RmsProp::grad_avg`]) and `b_t` with momentum ([`RmsProp::momentum_buffers`]).
-/// Hyperparameters are public fields, checked at every [`Optimizer::step`] before anything
-/// changes.
+/// Hyperparameters are public fields (and `with_*` builders), checked by
+/// [`Optimizer::validate`] and at every [`Optimizer::step`] before anything changes. A step
+/// whose update would overflow changes nothing and errs (see [`Optimizer::step`]). The serde
+/// form starts with `"kind": "RmsProp"`, and reading refuses another kind.
 ///
 /// # Example
 /// ```
@@ -55,6 +60,9 @@ use crate::optim::state::{check_step, lerp, non_negative, positive, unit_interva
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "F: Float")]
 pub struct RmsProp<F> {
+    /// `"RmsProp"` in the serde form (absent in states written before it existed).
+    #[serde(default)]
+    kind: Kind<RmsPropKind>,
     /// The learning rate η. Must be finite and `> 0`.
     pub learning_rate: F,
     /// α, the decay of the mean square (Keras's `rho`); defaults to `0.99`. Must lie in
@@ -87,6 +95,7 @@ impl<F: Float> RmsProp<F> {
     /// not centered.
     pub fn new(learning_rate: F) -> Self {
         RmsProp {
+            kind: Kind::new(),
             learning_rate,
             alpha: F::of(0.99),
             epsilon: F::of(1e-8),
@@ -171,7 +180,19 @@ impl<F: Float> RmsProp<F> {
         &self.momentum_buffer
     }
 
-    fn validate(&self) -> Result<()> {
+    /// The state lists a step reads with the current settings.
+    fn buffers(&self) -> Vec<(&'static str, &[ArrayD<F>])> {
+        let mut buffers: Vec<(&str, &[ArrayD<F>])> = vec![("square_avg", &self.square_avg)];
+        if self.centered {
+            buffers.push(("grad_avg", &self.grad_avg));
+        }
+        if self.momentum != F::zero() {
+            buffers.push(("momentum_buffer", &self.momentum_buffer));
+        }
+        buffers
+    }
+
+    fn validate_hyper(&self) -> Result<()> {
         positive("RMSprop learning rate", self.learning_rate)?;
         unit_interval("RMSprop alpha", self.alpha)?;
         positive("RMSprop epsilon", self.epsilon)?;
@@ -191,75 +212,61 @@ impl<F: Float> Optimizer<F> for RmsProp<F> {
     /// [`crate::Error::InvalidConfig`] for a hyperparameter out of range (see the fields) or
     /// a bad clipping threshold; [`crate::Error::ShapeMismatch`] if the parameters differ in
     /// number or shape from those the state was made for, or a gradient's shape differs from
-    /// its parameter's; [`crate::Error::NonFinite`] for NaN or an infinity in a gradient. All
-    /// are checked before any parameter, gradient or state changes.
+    /// its parameter's; [`crate::Error::NonFinite`] for NaN or an infinity in a gradient, or
+    /// an update that would make a weight or a state value non-finite (naming the
+    /// parameter). On any error no parameter, gradient or state value changes.
     fn step(&mut self, params: &mut dyn Params<F>) -> Result<()> {
-        self.validate()?;
+        self.validate_hyper()?;
         let centered = self.centered;
         let with_momentum = self.momentum != F::zero();
-        let mut buffers: Vec<(&str, &[ArrayD<F>])> = vec![("square_avg", &self.square_avg)];
-        if centered {
-            buffers.push(("grad_avg", &self.grad_avg));
-        }
-        if with_momentum {
-            buffers.push(("momentum_buffer", &self.momentum_buffer));
-        }
-        check_step("RMSprop", params, &buffers)?;
-        if let Some(clip) = &self.gradient_clip {
-            clip.apply_checked(params);
-        }
+        check_step("RMSprop", params, &self.buffers())?;
+        let scale = self.gradient_clip.map_or(GradScale::Keep, |c| c.scale(params));
 
         let one = F::one();
         let (alpha, w, eps, wd, mu) = (self.alpha, one - self.alpha, self.epsilon, self.weight_decay, self.momentum);
         let neg_lr = -self.learning_rate;
         let keras = self.epsilon_placement == EpsilonPlacement::Keras;
-        let fresh_sq = self.square_avg.is_empty();
-        let fresh_ga = centered && self.grad_avg.is_empty();
-        let fresh_buf = with_momentum && self.momentum_buffer.is_empty();
-        let (square_avg, grad_avg, momentum_buffer) =
-            (&mut self.square_avg, &mut self.grad_avg, &mut self.momentum_buffer);
-        let mut i = 0;
-        params.visit_params_mut(&mut |mut p| {
-            for (fresh, list) in
-                [(fresh_sq, &mut *square_avg), (fresh_ga, &mut *grad_avg), (fresh_buf, &mut *momentum_buffer)]
-            {
-                if fresh {
-                    list.push(ArrayD::zeros(p.value.raw_dim()));
-                }
+        // Slot 0 is the mean square; the mean gradient and the momentum buffer follow when in use.
+        let mut slots: Vec<Slot<'_, F>> = vec![("square_avg", &mut self.square_avg)];
+        if centered {
+            slots.push(("grad_avg", &mut self.grad_avg));
+        }
+        if with_momentum {
+            slots.push(("momentum_buffer", &mut self.momentum_buffer));
+        }
+        let b = usize::from(centered) + 1;
+        update("RMSprop", params, &mut slots, scale, |theta, g, s| {
+            let g = if wd != F::zero() { g + wd * theta } else { g };
+            s[0] = s[0] * alpha + w * g * g;
+            let sq = if centered {
+                s[1] = lerp(s[1], g, w);
+                (s[0] - s[1] * s[1]).max(F::zero())
+            } else {
+                s[0]
+            };
+            let denom = if keras { (sq + eps).sqrt() } else { sq.sqrt() + eps };
+            if with_momentum {
+                s[b] = s[b] * mu + g / denom;
+                theta + neg_lr * s[b]
+            } else {
+                theta + neg_lr * (g / denom)
             }
-            let Some(sq) = square_avg.get_mut(i) else { return };
-            let mut ga = if centered { grad_avg.get_mut(i).map(|a| a.iter_mut()) } else { None };
-            let mut buf = if with_momentum { momentum_buffer.get_mut(i).map(|a| a.iter_mut()) } else { None };
-            i += 1;
-            for ((theta, &g), v) in p.value.iter_mut().zip(p.grad.iter()).zip(sq.iter_mut()) {
-                let g = if wd != F::zero() { g + wd * *theta } else { g };
-                *v = *v * alpha + w * g * g;
-                let s = match ga.as_mut().and_then(|it| it.next()) {
-                    Some(ga) => {
-                        *ga = lerp(*ga, g, w);
-                        (*v - *ga * *ga).max(F::zero())
-                    }
-                    None => *v,
-                };
-                let denom = if keras { (s + eps).sqrt() } else { s.sqrt() + eps };
-                match buf.as_mut().and_then(|it| it.next()) {
-                    Some(b) => {
-                        *b = *b * mu + g / denom;
-                        *theta += neg_lr * *b;
-                    }
-                    None => *theta += neg_lr * (g / denom),
-                }
-            }
-        });
-        Ok(())
+        })
+    }
+
+    fn validate(&self, params: &dyn Params<F>) -> Result<()> {
+        self.validate_hyper()?;
+        check_state("RMSprop", params, &self.buffers())
     }
 
     fn learning_rate(&self) -> F {
         self.learning_rate
     }
 
-    fn set_learning_rate(&mut self, lr: F) {
+    fn set_learning_rate(&mut self, lr: F) -> Result<()> {
+        positive("RMSprop learning rate", lr)?;
         self.learning_rate = lr;
+        Ok(())
     }
 
     /// Drops the mean squares, mean gradients and momentum buffers.

@@ -1,14 +1,15 @@
 //! Stochastic gradient descent with optional momentum, Nesterov momentum and weight decay.
 
-use ndarray::{ArrayD, Zip};
+use ndarray::ArrayD;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::layers::Params;
 use crate::optim::clip::GradientClip;
+use crate::optim::kind::{Kind, SgdKind};
 use crate::optim::optimizer::Optimizer;
-use crate::optim::state::{check_step, non_negative, positive};
+use crate::optim::state::{check_state, check_step, non_negative, positive, update, GradScale, Slot};
 
 /// Stochastic gradient descent, step for step as PyTorch's `torch.optim.SGD(lr, momentum,
 /// dampening, weight_decay, nesterov)`:
@@ -29,8 +30,10 @@ use crate::optim::state::{check_step, non_negative, positive};
 /// nothing. Keras's SGD (`v ← μ v − η g`, `θ ← θ + v`) takes the same steps while η is
 /// constant; its `weight_decay` is decoupled, which equals this one only without momentum.
 ///
-/// Hyperparameters are public fields, checked at every [`Optimizer::step`] before anything
-/// changes.
+/// Hyperparameters are public fields (and `with_*` builders), checked by
+/// [`Optimizer::validate`] and at every [`Optimizer::step`] before anything changes. A step
+/// whose update would overflow changes nothing and errs (see [`Optimizer::step`]). The serde
+/// form starts with `"kind": "Sgd"`, and reading refuses another kind.
 ///
 /// # Example
 /// ```
@@ -55,6 +58,9 @@ use crate::optim::state::{check_step, non_negative, positive};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "F: Float")]
 pub struct Sgd<F> {
+    /// `"Sgd"` in the serde form (absent in states written before it existed).
+    #[serde(default)]
+    kind: Kind<SgdKind>,
     /// The learning rate η. Must be finite and `> 0`.
     pub learning_rate: F,
     /// Momentum μ; defaults to `0` (none). Must be finite and `>= 0`.
@@ -82,6 +88,7 @@ impl<F: Float> Sgd<F> {
     /// Plain SGD with learning rate `learning_rate`: no momentum, no weight decay, no clipping.
     pub fn new(learning_rate: F) -> Self {
         Sgd {
+            kind: Kind::new(),
             learning_rate,
             momentum: F::zero(),
             dampening: F::zero(),
@@ -129,7 +136,7 @@ impl<F: Float> Sgd<F> {
         &self.momentum_buffer
     }
 
-    fn validate(&self) -> Result<()> {
+    fn validate_hyper(&self) -> Result<()> {
         positive("SGD learning rate", self.learning_rate)?;
         non_negative("SGD momentum", self.momentum)?;
         let tau = self.dampening;
@@ -158,48 +165,41 @@ impl<F: Float> Optimizer<F> for Sgd<F> {
     /// [`Error::InvalidConfig`] for a hyperparameter out of range (see the fields) or a bad
     /// clipping threshold; [`Error::ShapeMismatch`] if the parameters differ in number or
     /// shape from those the momentum buffers were made for, or a gradient's shape differs
-    /// from its parameter's; [`Error::NonFinite`] for NaN or an infinity in a gradient. All
-    /// are checked before any parameter, gradient or buffer changes.
+    /// from its parameter's; [`Error::NonFinite`] for NaN or an infinity in a gradient, or an
+    /// update that would make a weight or a buffer non-finite (naming the parameter). On any
+    /// error no parameter, gradient or buffer changes.
     fn step(&mut self, params: &mut dyn Params<F>) -> Result<()> {
-        self.validate()?;
+        self.validate_hyper()?;
         let with_momentum = self.momentum != F::zero();
         let buffers: &[(&str, &[ArrayD<F>])] =
             if with_momentum { &[("momentum_buffer", &self.momentum_buffer)] } else { &[] };
         check_step("SGD", params, buffers)?;
-        if let Some(clip) = &self.gradient_clip {
-            clip.apply_checked(params);
-        }
+        let scale = self.gradient_clip.map_or(GradScale::Keep, |c| c.scale(params));
 
         let neg_lr = -self.learning_rate;
         let (mu, wd, nesterov) = (self.momentum, self.weight_decay, self.nesterov);
         let keep = F::one() - self.dampening;
         if !with_momentum {
-            params.visit_params_mut(&mut |mut p| {
-                Zip::from(&mut p.value).and(&p.grad).for_each(|v, &g| {
-                    let g = if wd != F::zero() { g + wd * *v } else { g };
-                    *v += neg_lr * g;
-                });
+            return update("SGD", params, &mut [], scale, |v, g, _| {
+                let g = if wd != F::zero() { g + wd * v } else { g };
+                v + neg_lr * g
             });
-            return Ok(());
         }
-
         let first = self.momentum_buffer.is_empty();
-        let buffers = &mut self.momentum_buffer;
-        let mut i = 0;
-        params.visit_params_mut(&mut |mut p| {
-            if first {
-                buffers.push(ArrayD::zeros(p.value.raw_dim()));
-            }
-            if let Some(buf) = buffers.get_mut(i) {
-                Zip::from(&mut p.value).and(&p.grad).and(buf).for_each(|v, &g, b| {
-                    let g = if wd != F::zero() { g + wd * *v } else { g };
-                    *b = if first { g } else { mu * *b + keep * g };
-                    let d = if nesterov { g + mu * *b } else { *b };
-                    *v += neg_lr * d;
-                });
-            }
-            i += 1;
-        });
+        let mut slots: [Slot<'_, F>; 1] = [("momentum_buffer", &mut self.momentum_buffer)];
+        update("SGD", params, &mut slots, scale, |v, g, s| {
+            let g = if wd != F::zero() { g + wd * v } else { g };
+            s[0] = if first { g } else { mu * s[0] + keep * g };
+            let d = if nesterov { g + mu * s[0] } else { s[0] };
+            v + neg_lr * d
+        })
+    }
+
+    fn validate(&self, params: &dyn Params<F>) -> Result<()> {
+        self.validate_hyper()?;
+        if self.momentum != F::zero() {
+            check_state("SGD", params, &[("momentum_buffer", &self.momentum_buffer)])?;
+        }
         Ok(())
     }
 
@@ -207,8 +207,10 @@ impl<F: Float> Optimizer<F> for Sgd<F> {
         self.learning_rate
     }
 
-    fn set_learning_rate(&mut self, lr: F) {
+    fn set_learning_rate(&mut self, lr: F) -> Result<()> {
+        positive("SGD learning rate", lr)?;
         self.learning_rate = lr;
+        Ok(())
     }
 
     /// Drops the momentum buffers; the next step starts them afresh.
