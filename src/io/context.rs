@@ -14,6 +14,8 @@ pub(crate) fn within(ctx: &str, e: Error) -> Error {
             Error::OutOfRange { what: join(what), expected, got, index }
         }
         Error::Format { what, expected, got } => Error::Format { what: join(what), expected, got },
+        Error::TooLarge { what, limit, got } => Error::TooLarge { what: join(what), limit, got },
+        Error::OutOfMemory { what, bytes } => Error::OutOfMemory { what: join(what), bytes },
         other => other,
     }
 }
