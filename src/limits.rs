@@ -10,7 +10,7 @@
 
 use std::fmt::Display;
 
-use ndarray::{Array, Dimension, IntoDimension, ShapeBuilder};
+use ndarray::{Array, ArrayBase, ArrayView, CowArray, Data, Dimension, IntoDimension, ShapeBuilder};
 
 use crate::error::{Error, Result};
 
@@ -102,6 +102,35 @@ where
     D::Dim: Dimension,
 {
     try_full(shape, T::zero(), what)
+}
+
+/// `a` in standard (row-major) layout: borrowed when it already is, else copied into memory
+/// reserved fallibly.
+pub(crate) fn try_standard<'a, T, D>(a: ArrayView<'a, T, D>, what: impl Display) -> Result<CowArray<'a, T, D>>
+where
+    T: Clone,
+    D: Dimension,
+{
+    if a.is_standard_layout() {
+        return Ok(CowArray::from(a));
+    }
+    Ok(CowArray::from(try_map(&a, T::clone, what)?))
+}
+
+/// `f` applied to every element of `a`, into a new standard-layout array reserved fallibly.
+pub(crate) fn try_map<T, U, S, D>(
+    a: &ArrayBase<S, D>,
+    f: impl FnMut(&T) -> U,
+    what: impl Display,
+) -> Result<Array<U, D>>
+where
+    S: Data<Elem = T>,
+    D: Dimension,
+{
+    let mut data = try_with_capacity(a.len(), &what)?;
+    data.extend(a.iter().map(f));
+    Array::from_shape_vec(a.raw_dim(), data)
+        .map_err(|e| Error::shape(what.to_string(), format!("{:?}", a.shape()), e.to_string()))
 }
 
 #[cfg(test)]

@@ -226,8 +226,8 @@ fn bidirectional_masked_runs_each_half_over_real_steps() {
             continue;
         }
         let xs = Array3::from_shape_fn((1, real.len(), i), |(_, k, r)| x[[p, real[k], r]]);
-        let mut fwd = bi.forward_layer().fresh_copy(&mut rng);
-        let mut bwd = bi.backward_layer().fresh_copy(&mut rng);
+        let mut fwd = bi.forward_layer().fresh_copy(&mut rng).unwrap();
+        let mut bwd = bi.backward_layer().fresh_copy(&mut rng).unwrap();
         copy_weights(bi.forward_layer(), fwd.as_mut());
         copy_weights(bi.backward_layer(), bwd.as_mut());
         fwd.set_go_backwards(false);

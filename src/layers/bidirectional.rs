@@ -116,7 +116,8 @@ impl<F: Float> Bidirectional<F> {
     /// drawn from `rng`, reading the sequence the other way.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] if `layer` is not a recurrent layer.
+    /// [`Error::InvalidConfig`] if `layer` is not a recurrent layer; [`Error::OutOfMemory`] if
+    /// the backward half's weights cannot be allocated.
     pub fn new<L: Layer<F> + 'static, R: RngCore>(layer: L, merge: MergeMode, rng: &mut R) -> Result<Self> {
         Self::from_boxed(Box::new(layer), merge, rng)
     }
@@ -124,10 +125,10 @@ impl<F: Float> Bidirectional<F> {
     /// As [`Bidirectional::new`], for a boxed layer.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] if `layer` is not a recurrent layer.
+    /// As [`Bidirectional::new`].
     pub fn from_boxed<R: RngCore>(layer: Box<dyn Layer<F>>, merge: MergeMode, rng: &mut R) -> Result<Self> {
         let forward = layer.into_recurrent().map_err(|l| not_recurrent(l.as_ref()))?;
-        let mut backward = forward.fresh_copy(rng);
+        let mut backward = forward.fresh_copy(rng)?;
         backward.set_go_backwards(!forward.go_backwards());
         Ok(Self::assemble(forward, backward, merge))
     }

@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use crate::activation::Activation;
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::init::glorot_uniform;
+use crate::init::glorot_uniform_named;
 use crate::layers::layer::{Layer, Mode, ParamMut, ParamRef, Params};
+use crate::limits;
 use crate::linalg::{add_column_sums, gemm, Mat, MatMut};
 use crate::shape::{check_finite, check_nonempty, check_same, fmt_shape};
 
@@ -46,7 +47,10 @@ impl DenseConfig {
     /// Creates the layer with a Glorot-uniform kernel and a zero bias (Keras's defaults).
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] if `in_features` or `units` is 0.
+    /// [`Error::InvalidConfig`] if `in_features` or `units` is 0; [`Error::TooLarge`] if
+    /// `in_features · units` overflows or is over [`crate::limits::MAX_ELEMENTS`] (checked
+    /// before anything is drawn from `rng`); [`Error::OutOfMemory`] if the weights or their
+    /// gradients cannot be allocated.
     pub fn init<F: Float, R: Rng + ?Sized>(&self, rng: &mut R) -> Result<Dense<F>> {
         if self.in_features == 0 {
             return Err(Error::config("Dense input features", "at least 1", 0));
@@ -54,8 +58,9 @@ impl DenseConfig {
         if self.units == 0 {
             return Err(Error::config("Dense units", "at least 1", 0));
         }
-        let kernel = glorot_uniform(rng, self.in_features, self.units);
-        Ok(Dense::from_parts(self.clone(), kernel, Array1::zeros(self.units)))
+        let kernel = glorot_uniform_named(rng, self.in_features, self.units, &"Dense kernel (in, units)")?;
+        let bias = limits::try_zeros(self.units, "Dense bias (units)")?;
+        Dense::from_parts(self.clone(), kernel, bias)
     }
 }
 
@@ -106,16 +111,16 @@ pub struct Dense<F: Float> {
 }
 
 impl<F: Float> Dense<F> {
-    fn from_parts(config: DenseConfig, kernel: Array2<F>, bias: Array1<F>) -> Self {
-        Dense {
+    fn from_parts(config: DenseConfig, kernel: Array2<F>, bias: Array1<F>) -> Result<Self> {
+        Ok(Dense {
             name: "dense".to_string(),
-            grad_kernel: Array2::zeros(kernel.raw_dim()),
-            grad_bias: Array1::zeros(bias.raw_dim()),
+            grad_kernel: limits::try_zeros(kernel.raw_dim(), "Dense kernel gradient (in, units)")?,
+            grad_bias: limits::try_zeros(bias.raw_dim(), "Dense bias gradient (units)")?,
             config,
             kernel,
             bias,
             cache: None,
-        }
+        })
     }
 
     /// The configuration the layer was built from.

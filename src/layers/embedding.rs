@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::layers::layer::{Layer, Mode, ParamMut, ParamRef, Params};
+use crate::limits;
 use crate::shape::{check_finite, check_nonempty, check_same, fmt_index, fmt_shape};
 
 /// Half-width of the uniform initialisation, Keras's `RandomUniform(-0.05, 0.05)`.
@@ -55,7 +56,10 @@ impl EmbeddingConfig {
     /// default), in row-major order from `rng`.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] if `vocab_size` or `dim` is 0.
+    /// [`Error::InvalidConfig`] if `vocab_size` or `dim` is 0; [`Error::TooLarge`] if
+    /// `vocab_size · dim` overflows or is over [`crate::limits::MAX_ELEMENTS`] (checked before
+    /// anything is drawn from `rng`); [`Error::OutOfMemory`] if the table or its gradient
+    /// cannot be allocated.
     pub fn init<F: Float, R: Rng + ?Sized>(&self, rng: &mut R) -> Result<Embedding<F>> {
         if self.vocab_size == 0 {
             return Err(Error::config("Embedding vocab_size", "at least 1", 0));
@@ -63,16 +67,15 @@ impl EmbeddingConfig {
         if self.dim == 0 {
             return Err(Error::config("Embedding dim", "at least 1", 0));
         }
-        let table = Array2::from_shape_fn((self.vocab_size, self.dim), |_| {
-            F::of((2.0 * rng.random::<f64>() - 1.0) * INIT_LIMIT)
-        });
-        Ok(Embedding {
-            name: "embedding".to_string(),
-            config: self.clone(),
-            grad: Array2::zeros(table.raw_dim()),
-            table,
-            cache: None,
-        })
+        let what = "Embedding embeddings (vocab_size, dim)";
+        let count = limits::mul(what, self.vocab_size, self.dim)?;
+        // Both reserved before drawing, so a refusal leaves `rng` untouched.
+        let grad = limits::try_zeros((self.vocab_size, self.dim), "Embedding embeddings gradient (vocab_size, dim)")?;
+        let mut data = limits::try_with_capacity(count, what)?;
+        data.extend((0..count).map(|_| F::of((2.0 * rng.random::<f64>() - 1.0) * INIT_LIMIT)));
+        let table = Array2::from_shape_vec((self.vocab_size, self.dim), data)
+            .map_err(|e| Error::shape(what, format!("({}, {})", self.vocab_size, self.dim), e.to_string()))?;
+        Ok(Embedding { name: "embedding".to_string(), config: self.clone(), grad, table, cache: None })
     }
 }
 

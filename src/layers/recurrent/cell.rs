@@ -27,6 +27,7 @@ use std::fmt::Debug;
 use ndarray::{Array1, Array2};
 use ndarray_rand::rand::Rng;
 
+use crate::error::Result;
 use crate::float::Float;
 use crate::linalg::{step_gemm, Mat, MatMut};
 
@@ -202,7 +203,12 @@ pub trait Cell<F: Float>: Debug + Clone + Send + Sync + 'static {
     }
 
     /// Initial weights for `input_size` inputs and `units` units (Keras's defaults).
-    fn init_weights<R: Rng + ?Sized>(&self, rng: &mut R, input_size: usize, units: usize) -> Weights<F>;
+    ///
+    /// # Errors
+    /// [`crate::Error::TooLarge`] for sizes whose element counts overflow or are over
+    /// [`crate::limits::MAX_ELEMENTS`]; [`crate::Error::OutOfMemory`] when a weight cannot be
+    /// allocated. ([`super::Recurrent::new`] checks the sizes before calling this.)
+    fn init_weights<R: Rng + ?Sized>(&self, rng: &mut R, input_size: usize, units: usize) -> Result<Weights<F>>;
 
     /// Computes `h_t` (and `c_t`) for the whole batch.
     fn forward_step(&self, s: ForwardStep<'_, F>);

@@ -28,7 +28,7 @@
 //! large product each instead of T small ones. All buffers live in a workspace sized once
 //! per (B, T) and reused, so the step loops allocate nothing.
 
-use ndarray::{Array1, Array2, Array3, ArrayD, ArrayView2, ArrayView3, ArrayViewD, Ix3};
+use ndarray::{Array2, Array3, ArrayD, ArrayView2, ArrayView3, ArrayViewD, Ix3};
 use ndarray_rand::rand::{Rng, RngCore};
 
 use crate::error::{Error, Result};
@@ -38,6 +38,7 @@ use crate::layers::recurrent::cell::{BackwardStep, Cell, ForwardStep, LateKernel
 use crate::layers::recurrent::dynamic::RecurrentLayer;
 use crate::layers::recurrent::state::State;
 use crate::layers::recurrent::trace::GradientTrace;
+use crate::limits;
 use crate::linalg::{add_column_sums, gemm, gemm_packed, pack, Mat, MatMut, PackedB};
 use crate::parallel::{num_threads, ranges, run_all, split_chunks};
 use crate::shape::{check_finite, check_nonempty, check_same, fmt_shape};
@@ -131,13 +132,30 @@ pub struct Recurrent<F: Float, C: Cell<F>> {
     ws: Workspace<F>,
 }
 
-fn zeros_like<F: Float>(w: &Weights<F>) -> Weights<F> {
-    Weights {
-        kernel: Array2::zeros(w.kernel.raw_dim()),
-        recurrent_kernel: Array2::zeros(w.recurrent_kernel.raw_dim()),
-        bias: Array1::zeros(w.bias.raw_dim()),
-        recurrent_bias: w.recurrent_bias.as_ref().map(|b| Array1::zeros(b.raw_dim())),
-    }
+/// Zero gradients shaped like `w`, reserved fallibly.
+fn zeros_like<F: Float>(kind: &str, w: &Weights<F>) -> Result<Weights<F>> {
+    Ok(Weights {
+        kernel: limits::try_zeros(w.kernel.raw_dim(), format_args!("{kind} kernel gradient"))?,
+        recurrent_kernel: limits::try_zeros(
+            w.recurrent_kernel.raw_dim(),
+            format_args!("{kind} recurrent_kernel gradient"),
+        )?,
+        bias: limits::try_zeros(w.bias.raw_dim(), format_args!("{kind} bias gradient"))?,
+        recurrent_bias: match &w.recurrent_bias {
+            Some(b) => Some(limits::try_zeros(b.raw_dim(), format_args!("{kind} recurrent_bias gradient"))?),
+            None => None,
+        },
+    })
+}
+
+/// Checks the element count of every parameter of a `cell` layer before anything is drawn:
+/// kernel (I, G·H), recurrent kernel (H, G·H), and the G·H biases.
+fn check_sizes<F: Float, C: Cell<F>>(cell: &C, input_size: usize, units: usize) -> Result<()> {
+    let (kind, g) = (cell.kind(), cell.gates());
+    let gates = if g == 1 { String::new() } else { format!("{g}·") };
+    limits::elements(format_args!("{kind} kernel (I, {gates}H)"), &[input_size, g, units])?;
+    limits::elements(format_args!("{kind} recurrent_kernel (H, {gates}H)"), &[units, g, units])?;
+    Ok(())
 }
 
 /// The contiguous row-major data of an array. The layer keeps every weight and gradient in
@@ -151,13 +169,22 @@ fn flat_mut<'a, F, D: ndarray::Dimension>(what: &str, a: &'a mut ndarray::Array<
     a.as_slice_mut().ok_or_else(|| Error::shape(format!("{what} storage"), "row-major (standard layout)", "strided"))
 }
 
+/// `a` in standard (row-major) layout: moved when it already is, copied otherwise.
+fn standard_array<F: Float, D: ndarray::Dimension>(a: ndarray::Array<F, D>) -> ndarray::Array<F, D> {
+    if a.is_standard_layout() {
+        a
+    } else {
+        a.as_standard_layout().into_owned()
+    }
+}
+
 /// Every array of `w` in standard (row-major) layout.
 fn standard<F: Float>(w: Weights<F>) -> Weights<F> {
     Weights {
-        kernel: w.kernel.as_standard_layout().into_owned(),
-        recurrent_kernel: w.recurrent_kernel.as_standard_layout().into_owned(),
-        bias: w.bias.as_standard_layout().into_owned(),
-        recurrent_bias: w.recurrent_bias.map(|b| b.as_standard_layout().into_owned()),
+        kernel: standard_array(w.kernel),
+        recurrent_kernel: standard_array(w.recurrent_kernel),
+        bias: standard_array(w.bias),
+        recurrent_bias: w.recurrent_bias.map(standard_array),
     }
 }
 
@@ -172,7 +199,10 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
     /// directly for a cell of your own.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] if `input_size` or `units` is 0.
+    /// [`Error::InvalidConfig`] if `input_size` or `units` is 0; [`Error::TooLarge`] if a
+    /// weight's element count (`I·G·H`, `H·G·H`) overflows or is over
+    /// [`crate::limits::MAX_ELEMENTS`] (checked before anything is drawn from `rng`);
+    /// [`Error::OutOfMemory`] if the weights or their gradients cannot be allocated.
     pub fn new<R: Rng + ?Sized>(
         cell: C,
         input_size: usize,
@@ -187,10 +217,11 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         if units == 0 {
             return Err(Error::config(format!("{kind} units"), "at least 1", 0));
         }
-        let weights = standard(cell.init_weights(rng, input_size, units));
+        check_sizes(&cell, input_size, units)?;
+        let weights = standard(cell.init_weights(rng, input_size, units)?);
         Ok(Recurrent {
             name: cell.default_name().to_string(),
-            grads: zeros_like(&weights),
+            grads: zeros_like(kind, &weights)?,
             weights,
             cell,
             input_size,
@@ -426,20 +457,41 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
 
         let d = Dims::new(&self.cell, t, i, self.units);
         let h = d.h;
+        let name = &self.name;
+        // Every buffer's element count, checked before anything is allocated: the largest
+        // is T·B·G·H, which a modest input and a wide layer can push past any memory.
+        let tb = limits::mul(format_args!("{name} workspace rows (T·B)"), t, b)?;
+        let n_xs = limits::mul(format_args!("{name} workspace xs (T·B, I)"), tb, i)?;
+        let n_gx = limits::mul(format_args!("{name} workspace gx (T·B, G·H)"), tb, d.gw)?;
+        let n_hs = limits::elements(format_args!("{name} workspace hs ((T+1)·B, H)"), &[t + 1, b, h])?;
+        let n_cache = limits::mul(format_args!("{name} workspace cache (T·B, W)"), tb, d.cw)?;
+        // The output: every step's state, or a copy of the final one.
+        let n_seq = if self.return_sequences {
+            limits::elements(format_args!("{name} output (B, T, H)"), &[b, t, h])?
+        } else {
+            b * h
+        };
         let ws = &mut self.ws;
         ws.batch = b;
         ws.steps = t;
         batch_parts(b, t, &d, &mut ws.parts);
-        ws.xs.resize(t * b * i, F::zero());
-        ws.gx.resize(t * b * d.gw, F::zero());
-        ws.gh.resize(if d.sep { b * d.ew } else { 0 }, F::zero());
-        ws.late.resize(b * d.lw, F::zero());
-        ws.hs.resize((t + 1) * b * h, F::zero());
-        ws.cs.resize(if d.has_c { (t + 1) * b * h } else { 0 }, F::zero());
-        ws.cache.resize(t * b * d.cw, F::zero());
+        limits::try_resize(&mut ws.xs, n_xs, F::zero(), format_args!("{name} workspace xs (T·B, I)"))?;
+        limits::try_resize(&mut ws.gx, n_gx, F::zero(), format_args!("{name} workspace gx (T·B, G·H)"))?;
+        let n_gh = if d.sep { b * d.ew } else { 0 };
+        limits::try_resize(&mut ws.gh, n_gh, F::zero(), format_args!("{name} workspace gh (B, E)"))?;
+        limits::try_resize(&mut ws.late, b * d.lw, F::zero(), format_args!("{name} workspace late (B, L·H)"))?;
+        limits::try_resize(&mut ws.hs, n_hs, F::zero(), format_args!("{name} workspace hs ((T+1)·B, H)"))?;
+        let n_cs = if d.has_c { n_hs } else { 0 };
+        limits::try_resize(&mut ws.cs, n_cs, F::zero(), format_args!("{name} workspace cs ((T+1)·B, H)"))?;
+        limits::try_resize(&mut ws.cache, n_cache, F::zero(), format_args!("{name} workspace cache (T·B, W)"))?;
+        // The results too, before the loop runs.
+        let mut h_last = limits::try_with_capacity(b * h, format_args!("{name} final state (B, H)"))?;
+        let n_c = if d.has_c { b * h } else { 0 };
+        let mut c_last = limits::try_with_capacity(n_c, format_args!("{name} final cell state (B, H)"))?;
+        let mut seq = limits::try_with_capacity(n_seq, format_args!("{name} output (B, T, H)"))?;
 
         // Input rows in processing order, part-major (see `Workspace`).
-        let x = x.as_standard_layout();
+        let x = limits::try_standard(x, format_args!("{name} input copy (B, T, I)"))?;
         let xd = x.as_slice().ok_or_else(|| Error::shape("input copy", "row-major", "strided"))?;
         if b == 1 && !self.go_backwards {
             // One sequence read forwards: already in processing order.
@@ -459,7 +511,7 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         // The mask in row order (empty without one).
         ws.mask.clear();
         if let Some(m) = &mask {
-            ws.mask.resize(t * b, true);
+            limits::try_resize(&mut ws.mask, tb, true, format_args!("{name} workspace mask (T·B)"))?;
             for &(b0, bn) in &ws.parts {
                 for ti in 0..t {
                     let src_t = if self.go_backwards { t - 1 - ti } else { ti };
@@ -482,13 +534,18 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         )?;
 
         let wh = flat("recurrent_kernel", &self.weights.recurrent_kernel)?;
+        ws.wh_packed.try_reserve(h, d.ew, format_args!("{name} packed recurrent_kernel"))?;
         pack(Mat::strided(wh, h, d.ew, d.gw), &mut ws.wh_packed)?;
         let rbias = match &self.weights.recurrent_bias {
             Some(b) => flat("recurrent_bias", b)?,
             None => &[],
         };
-        let h0 = initial.map(|s| s.h.as_standard_layout());
-        let c0 = initial.and_then(|s| s.c.as_ref()).map(|c| c.as_standard_layout());
+        let h0 =
+            initial.map(|s| limits::try_standard(s.h.view(), format_args!("{name} initial state copy"))).transpose()?;
+        let c0 = initial
+            .and_then(|s| s.c.as_ref())
+            .map(|c| limits::try_standard(c.view(), format_args!("{name} initial cell state copy")))
+            .transpose()?;
         let shared = Shared { cell: &self.cell, d, wh, wh_packed: &ws.wh_packed, wh_t: &[], wh_t_packed: None, rbias };
         let parts = &ws.parts;
         if parts.len() == 1 {
@@ -530,9 +587,6 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
 
         // Outputs (in processing order) and the final state, gathered from the parts.
         // Built by appending in (sample, step) order: no zero-fill before the copy.
-        let mut h_last = Vec::with_capacity(b * h);
-        let mut c_last = Vec::with_capacity(if d.has_c { b * h } else { 0 });
-        let mut seq = Vec::with_capacity(if self.return_sequences { b * t * h } else { 0 });
         for &(b0, bn) in parts {
             let hs = &ws.hs[(t + 1) * b0 * h..(t + 1) * (b0 + bn) * h];
             h_last.extend_from_slice(&hs[t * bn * h..]);
@@ -564,15 +618,16 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
                 }
             }
         }
-        let h_last = to_array2("final state", h_last, b, h)?;
-        let c_last = if d.has_c { Some(to_array2("final cell state", c_last, b, h)?) } else { None };
         let out = if self.return_sequences {
             Array3::from_shape_vec((b, t, h), seq)
                 .map_err(|e| Error::shape("output", format!("({b}, {t}, {h})"), e.to_string()))?
                 .into_dyn()
         } else {
-            h_last.clone().into_dyn()
+            seq.extend_from_slice(&h_last);
+            to_array2("output", seq, b, h)?.into_dyn()
         };
+        let h_last = to_array2("final state", h_last, b, h)?;
+        let c_last = if d.has_c { Some(to_array2("final cell state", c_last, b, h)?) } else { None };
         self.final_state = Some(State { h: h_last, c: c_last });
         ws.valid = mode == Mode::Train;
         Ok(out)
@@ -616,34 +671,54 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         if let Some(s) = grad_final {
             self.check_state("final state gradient", s, b)?;
         }
-        let g = grad_output.as_standard_layout();
+        let name = &self.name;
+        let g = limits::try_standard(grad_output, format_args!("{name} grad_output copy"))?;
         let g = g.as_slice().ok_or_else(|| Error::shape("grad_output copy", "row-major", "strided"))?;
 
+        // The forward pass checked these products (T·B·G·H, T·B·I, B·H are no larger than
+        // its buffers), so only the reservations can fail here.
         let d = Dims::new(&self.cell, t, i, h);
         let ws = &mut self.ws;
-        ws.dgx.resize(t * b * d.gw, F::zero());
-        ws.dgh.resize(if d.sep { t * b * d.ew } else { 0 }, F::zero());
-        ws.du.resize(if d.lw > 0 { b * h } else { 0 }, F::zero());
-        ws.carry.resize(if ws.mask.is_empty() { 0 } else { 2 * b * h }, F::zero());
-        ws.dh.resize(b * h, F::zero());
-        ws.dh_prev.resize(b * h, F::zero());
-        ws.dc.resize(if d.has_c { b * h } else { 0 }, F::zero());
-        ws.dc_prev.resize(if d.has_c { b * h } else { 0 }, F::zero());
-        ws.dxs.resize(t * b * i, F::zero());
+        let (tb, bh) = (t * b, b * h);
+        limits::try_resize(&mut ws.dgx, tb * d.gw, F::zero(), format_args!("{name} workspace dgx (T·B, G·H)"))?;
+        let n_dgh = if d.sep { tb * d.ew } else { 0 };
+        limits::try_resize(&mut ws.dgh, n_dgh, F::zero(), format_args!("{name} workspace dgh (T·B, E)"))?;
+        let n_du = if d.lw > 0 { bh } else { 0 };
+        limits::try_resize(&mut ws.du, n_du, F::zero(), format_args!("{name} workspace du (B, H)"))?;
+        let n_carry = if ws.mask.is_empty() { 0 } else { 2 * bh };
+        limits::try_resize(&mut ws.carry, n_carry, F::zero(), format_args!("{name} workspace carry (B, 2·H)"))?;
+        limits::try_resize(&mut ws.dh, bh, F::zero(), format_args!("{name} workspace dh (B, H)"))?;
+        limits::try_resize(&mut ws.dh_prev, bh, F::zero(), format_args!("{name} workspace dh_prev (B, H)"))?;
+        let n_dc = if d.has_c { bh } else { 0 };
+        limits::try_resize(&mut ws.dc, n_dc, F::zero(), format_args!("{name} workspace dc (B, H)"))?;
+        limits::try_resize(&mut ws.dc_prev, n_dc, F::zero(), format_args!("{name} workspace dc_prev (B, H)"))?;
+        limits::try_resize(&mut ws.dxs, tb * i, F::zero(), format_args!("{name} workspace dxs (T·B, I)"))?;
         ws.sq_norms.clear();
-        ws.sq_norms.resize(ws.parts.len() * t, F::zero());
+        let n_sq = ws.parts.len() * t;
+        limits::try_resize(&mut ws.sq_norms, n_sq, F::zero(), format_args!("{name} workspace gradient norms (T)"))?;
+        // The results too, before any gradient is accumulated.
+        let mut dx = limits::try_with_capacity(tb * i, format_args!("{name} input gradient (B, T, I)"))?;
+        let mut sq = limits::try_vec(t, F::zero(), format_args!("{name} gradient trace (T)"))?;
+        let mut dh0 = limits::try_with_capacity(bh, format_args!("{name} initial state gradient (B, H)"))?;
+        let mut dc0 = limits::try_with_capacity(n_dc, format_args!("{name} initial cell state gradient (B, H)"))?;
 
         // W_hᵀ once per pass, so the per-step product streams contiguous rows.
-        ws.wh_t.resize(d.gw * h, F::zero());
+        limits::try_resize(&mut ws.wh_t, d.gw * h, F::zero(), format_args!("{name} workspace W_hᵀ (G·H, H)"))?;
         let wh = flat("recurrent_kernel", &self.weights.recurrent_kernel)?;
         for (r, row) in wh.chunks_exact(d.gw).enumerate() {
             for (c, &v) in row.iter().enumerate() {
                 ws.wh_t[c * h + r] = v;
             }
         }
+        ws.wh_t_packed.try_reserve(d.ew, h, format_args!("{name} packed W_hᵀ"))?;
         pack(Mat::new(&ws.wh_t[..d.ew * h], d.ew, h), &mut ws.wh_t_packed)?;
-        let gf_h = grad_final.map(|s| s.h.as_standard_layout());
-        let gf_c = grad_final.and_then(|s| s.c.as_ref()).map(|c| c.as_standard_layout());
+        let gf_h = grad_final
+            .map(|s| limits::try_standard(s.h.view(), format_args!("{name} final state gradient copy")))
+            .transpose()?;
+        let gf_c = grad_final
+            .and_then(|s| s.c.as_ref())
+            .map(|c| limits::try_standard(c.view(), format_args!("{name} final cell state gradient copy")))
+            .transpose()?;
         let shared = Shared {
             cell: &self.cell,
             d,
@@ -747,8 +822,7 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
             false,
         )?;
         // Built by appending in (sample, position) order: no zero-fill before the copy.
-        let mut dx = Vec::with_capacity(b * t * i);
-        let mut sq = vec![F::zero(); t];
+
         for (p, &(b0, bn)) in parts.iter().enumerate() {
             for bl in 0..bn {
                 for pos in 0..t {
@@ -762,8 +836,8 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
             }
         }
         // The parts left dL/dh_0 (dL/dc_0) of their rows in order in dh (dc).
-        let dh0 = ws.dh[..b * h].to_vec();
-        let dc0 = if d.has_c { ws.dc[..b * h].to_vec() } else { Vec::new() };
+        dh0.extend_from_slice(&ws.dh[..bh]);
+        dc0.extend_from_slice(&ws.dc[..n_dc]);
         let dx = Array3::from_shape_vec((b, t, i), dx)
             .map_err(|e| Error::shape("input gradient", format!("({b}, {t}, {i})"), e.to_string()))?;
         let dh0 = to_array2("initial state gradient", dh0, b, h)?;
@@ -813,8 +887,8 @@ impl Dims {
 /// the time loop is worth splitting.
 fn batch_parts(b: usize, t: usize, d: &Dims, parts: &mut Vec<(usize, usize)>) {
     let threads = num_threads();
-    // Multiply-adds of the recurrent products of the whole loop.
-    let work = b * t * d.h * d.gw;
+    // Multiply-adds of the recurrent products of the whole loop (saturating: only compared).
+    let work = b.saturating_mul(t).saturating_mul(d.h).saturating_mul(d.gw);
     parts.clear();
     if threads > 1 && b >= 2 && work >= PARALLEL_LOOP_MIN {
         parts.extend(ranges(b, threads, 1));
@@ -1263,11 +1337,11 @@ impl<F: Float, C: Cell<F>> RecurrentLayer<F> for Recurrent<F, C> {
         self.trace.as_ref()
     }
 
-    fn fresh_copy(&self, rng: &mut dyn RngCore) -> Box<dyn RecurrentLayer<F>> {
-        let weights = standard(self.cell.init_weights(rng, self.input_size, self.units));
-        Box::new(Recurrent {
+    fn fresh_copy(&self, rng: &mut dyn RngCore) -> Result<Box<dyn RecurrentLayer<F>>> {
+        let weights = standard(self.cell.init_weights(rng, self.input_size, self.units)?);
+        Ok(Box::new(Recurrent {
             name: self.name.clone(),
-            grads: zeros_like(&weights),
+            grads: zeros_like(self.cell.kind(), &weights)?,
             weights,
             cell: self.cell.clone(),
             input_size: self.input_size,
@@ -1279,6 +1353,6 @@ impl<F: Float, C: Cell<F>> RecurrentLayer<F> for Recurrent<F, C> {
             initial_state_grad: None,
             trace: None,
             ws: Workspace::default(),
-        })
+        }))
     }
 }

@@ -90,5 +90,8 @@ pub trait RecurrentLayer<F: Float>: Layer<F> {
 
     /// A layer of the same kind and configuration with freshly initialised weights (how
     /// [`crate::Bidirectional`] makes its backward half).
-    fn fresh_copy(&self, rng: &mut dyn RngCore) -> Box<dyn RecurrentLayer<F>>;
+    ///
+    /// # Errors
+    /// [`crate::Error::OutOfMemory`] if the new weights cannot be allocated.
+    fn fresh_copy(&self, rng: &mut dyn RngCore) -> Result<Box<dyn RecurrentLayer<F>>>;
 }

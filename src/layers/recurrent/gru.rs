@@ -26,16 +26,16 @@
 //! original:      du = da_n W_hnᵀ (u = r ⊙ h_{t−1}),  dr = du ⊙ h_{t−1},  dh_{t−1} ⊇ du ⊙ r
 //! ```
 
-use ndarray::Array1;
 use ndarray_rand::rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
 use crate::error::Result;
 use crate::float::Float;
-use crate::init::{glorot_uniform, orthogonal};
+use crate::init::{glorot_uniform_named, orthogonal_named};
 use crate::layers::recurrent::cell::{BackwardStep, Cell, ForwardStep, Weights};
 use crate::layers::recurrent::core::Recurrent;
+use crate::limits;
 
 /// The GRU cell: three gate blocks (r, z, n).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,13 +85,18 @@ impl<F: Float> Cell<F> for GruCell {
         units
     }
 
-    fn init_weights<R: Rng + ?Sized>(&self, rng: &mut R, input_size: usize, units: usize) -> Weights<F> {
-        Weights {
-            kernel: glorot_uniform(rng, input_size, 3 * units),
-            recurrent_kernel: orthogonal(rng, units, 3 * units),
-            bias: Array1::zeros(3 * units),
-            recurrent_bias: self.reset_after.then(|| Array1::zeros(3 * units)),
-        }
+    fn init_weights<R: Rng + ?Sized>(&self, rng: &mut R, input_size: usize, units: usize) -> Result<Weights<F>> {
+        let gw = limits::mul("GRU gate columns (3·H)", 3, units)?;
+        Ok(Weights {
+            kernel: glorot_uniform_named(rng, input_size, gw, &"GRU kernel (I, 3·H)")?,
+            recurrent_kernel: orthogonal_named(rng, units, gw, &"GRU recurrent_kernel (H, 3·H)")?,
+            bias: limits::try_zeros(gw, "GRU bias (3·H)")?,
+            recurrent_bias: if self.reset_after {
+                Some(limits::try_zeros(gw, "GRU recurrent_bias (3·H)")?)
+            } else {
+                None
+            },
+        })
     }
 
     #[inline]

@@ -32,9 +32,10 @@ use serde::{Deserialize, Serialize};
 use crate::activation::Activation;
 use crate::error::Result;
 use crate::float::Float;
-use crate::init::{glorot_uniform, orthogonal};
+use crate::init::{glorot_uniform_named, orthogonal_named};
 use crate::layers::recurrent::cell::{BackwardStep, Cell, ForwardStep, Weights};
 use crate::layers::recurrent::core::Recurrent;
+use crate::limits;
 
 /// The LSTM cell: four gate blocks (i, f, g, o) and a cell state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,17 +77,15 @@ impl<F: Float> Cell<F> for LstmCell {
         units
     }
 
-    fn init_weights<R: Rng + ?Sized>(&self, rng: &mut R, input_size: usize, units: usize) -> Weights<F> {
-        let mut bias = Array1::zeros(4 * units);
+    fn init_weights<R: Rng + ?Sized>(&self, rng: &mut R, input_size: usize, units: usize) -> Result<Weights<F>> {
+        let gw = limits::mul("LSTM gate columns (4·H)", 4, units)?;
+        let kernel = glorot_uniform_named(rng, input_size, gw, &"LSTM kernel (I, 4·H)")?;
+        let recurrent_kernel = orthogonal_named(rng, units, gw, &"LSTM recurrent_kernel (H, 4·H)")?;
+        let mut bias: Array1<F> = limits::try_zeros(gw, "LSTM bias (4·H)")?;
         if self.unit_forget_bias {
             bias.slice_mut(ndarray::s![units..2 * units]).fill(F::one());
         }
-        Weights {
-            kernel: glorot_uniform(rng, input_size, 4 * units),
-            recurrent_kernel: orthogonal(rng, units, 4 * units),
-            bias,
-            recurrent_bias: None,
-        }
+        Ok(Weights { kernel, recurrent_kernel, bias, recurrent_bias: None })
     }
 
     #[inline]

@@ -14,16 +14,16 @@
 //!
 //! Parameters: `H·(I + H + 1)`, so SimpleRNN(2) on 1 feature has 8 and SimpleRNN(3) has 15.
 
-use ndarray::Array1;
 use ndarray_rand::rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
 use crate::error::Result;
 use crate::float::Float;
-use crate::init::{glorot_uniform, orthogonal};
+use crate::init::{glorot_uniform_named, orthogonal_named};
 use crate::layers::recurrent::cell::{BackwardStep, Cell, ForwardStep, Weights};
 use crate::layers::recurrent::core::Recurrent;
+use crate::limits;
 
 /// The SimpleRNN (Elman) cell: one gate block, `h_t = act(x_t W_x + h_{t−1} W_h + b)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,13 +51,13 @@ impl<F: Float> Cell<F> for SimpleRnnCell {
         "simple_rnn"
     }
 
-    fn init_weights<R: Rng + ?Sized>(&self, rng: &mut R, input_size: usize, units: usize) -> Weights<F> {
-        Weights {
-            kernel: glorot_uniform(rng, input_size, units),
-            recurrent_kernel: orthogonal(rng, units, units),
-            bias: Array1::zeros(units),
+    fn init_weights<R: Rng + ?Sized>(&self, rng: &mut R, input_size: usize, units: usize) -> Result<Weights<F>> {
+        Ok(Weights {
+            kernel: glorot_uniform_named(rng, input_size, units, &"SimpleRNN kernel (I, H)")?,
+            recurrent_kernel: orthogonal_named(rng, units, units, &"SimpleRNN recurrent_kernel (H, H)")?,
+            bias: limits::try_zeros(units, "SimpleRNN bias (H)")?,
             recurrent_bias: None,
-        }
+        })
     }
 
     #[inline]
