@@ -181,7 +181,7 @@ impl<F: Float> Embedding<F> {
         let what = || format!("{} input (token ids)", self.name);
         let vocab = self.config.vocab_size;
         let limit = F::of(vocab as f64);
-        let mut ids = Vec::with_capacity(input.len());
+        let mut ids = limits::try_with_capacity(input.len(), format_args!("{} token ids (B, T)", self.name))?;
         // One pass, so the first bad id in row-major order is the one reported.
         for (flat, &v) in input.iter().enumerate() {
             if !v.is_finite() {
@@ -274,9 +274,12 @@ impl<F: Float> Layer<F> for Embedding<F> {
 
     fn forward(&mut self, input: ArrayViewD<'_, F>, mode: Mode) -> Result<ArrayD<F>> {
         let ids = self.ids(&input)?;
-        self.cache = None;
         let dim = self.config.dim;
-        let mut out = Vec::with_capacity(ids.len() * dim);
+        // B·T from the input times the layer's dim.
+        let what = format_args!("{} output (B, T, dim)", self.name);
+        let n_out = limits::elements(what, &[ids.len(), dim])?;
+        self.cache = None;
+        let mut out = limits::try_with_capacity(n_out, what)?;
         for &id in &ids {
             out.extend(self.table.row(id).iter().copied());
         }
@@ -295,7 +298,9 @@ impl<F: Float> Layer<F> for Embedding<F> {
         let out_shape = [cache.in_shape[0], cache.in_shape[1], dim];
         check_same(format_args!("{} grad_output (must match the output)", self.name), &out_shape, grad_output.shape())?;
         check_finite(format_args!("{} grad_output", self.name), &grad_output)?;
-        let g = grad_output.as_standard_layout();
+        // Reserved before any gradient is accumulated.
+        let dids = limits::try_zeros(IxDyn(&cache.in_shape), format_args!("{} token id gradient (B, T)", self.name))?;
+        let g = limits::try_standard(grad_output, format_args!("{} grad_output copy", self.name))?;
         let g = g.as_slice().ok_or_else(|| Error::shape("Embedding grad_output", "row-major", "strided"))?;
         // Scatter-add: each position adds its output gradient to its id's row, in order.
         for (&id, dy) in cache.ids.iter().zip(g.chunks_exact(dim)) {
@@ -304,7 +309,7 @@ impl<F: Float> Layer<F> for Embedding<F> {
                 *acc += d;
             }
         }
-        Ok(ArrayD::zeros(IxDyn(&cache.in_shape)))
+        Ok(dids)
     }
 
     fn clear_cache(&mut self) {
