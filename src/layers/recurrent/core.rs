@@ -148,6 +148,38 @@ fn zeros_like<F: Float>(kind: &str, w: &Weights<F>) -> Result<Weights<F>> {
     })
 }
 
+/// The shapes a layer's weights must have.
+struct Shapes {
+    kernel: [usize; 2],
+    recurrent_kernel: [usize; 2],
+    bias: [usize; 1],
+    recurrent_bias: Option<[usize; 1]>,
+}
+
+/// Checks `w` against `want` (shapes, the recurrent bias's presence) and for finiteness.
+fn check_weights<F: Float>(kind: &str, want: &Shapes, w: &Weights<F>) -> Result<()> {
+    check_same(format_args!("{kind} kernel"), &want.kernel, w.kernel.shape())?;
+    check_same(format_args!("{kind} recurrent_kernel"), &want.recurrent_kernel, w.recurrent_kernel.shape())?;
+    check_same(format_args!("{kind} bias"), &want.bias, w.bias.shape())?;
+    match (&want.recurrent_bias, &w.recurrent_bias) {
+        (Some(a), Some(b)) => check_same(format_args!("{kind} recurrent_bias"), a, b.shape())?,
+        (None, None) => {}
+        (Some(a), None) => {
+            return Err(Error::shape(format!("{kind} recurrent_bias"), fmt_shape(a), "none"));
+        }
+        (None, Some(b)) => {
+            return Err(Error::shape(format!("{kind} recurrent_bias"), "none", fmt_shape(b.shape())));
+        }
+    }
+    check_finite(format_args!("{kind} kernel"), &w.kernel)?;
+    check_finite(format_args!("{kind} recurrent_kernel"), &w.recurrent_kernel)?;
+    check_finite(format_args!("{kind} bias"), &w.bias)?;
+    if let Some(b) = &w.recurrent_bias {
+        check_finite(format_args!("{kind} recurrent_bias"), b)?;
+    }
+    Ok(())
+}
+
 /// Checks the element count of every parameter of a `cell` layer before anything is drawn:
 /// kernel (I, G·H), recurrent kernel (H, G·H), and the G·H biases.
 fn check_sizes<F: Float, C: Cell<F>>(cell: &C, input_size: usize, units: usize) -> Result<()> {
@@ -236,6 +268,52 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         })
     }
 
+    /// Builds a layer from weights already at hand (an imported file), without drawing or
+    /// allocating a second set: `I` and `H` are read from the kernels, whose shapes must be
+    /// `(I, G·H)` and `(H, G·H)`, the biases `(G·H)` (the recurrent bias present exactly
+    /// when the cell keeps one), every value finite. Only the gradients are allocated
+    /// (fallibly).
+    pub(crate) fn from_weights(
+        cell: C,
+        weights: Weights<F>,
+        return_sequences: bool,
+        go_backwards: bool,
+    ) -> Result<Self> {
+        let kind = cell.kind();
+        let (input_size, units) = (weights.kernel.nrows(), weights.recurrent_kernel.nrows());
+        if input_size == 0 {
+            return Err(Error::config(format!("{kind} input size"), "at least 1", 0));
+        }
+        if units == 0 {
+            return Err(Error::config(format!("{kind} units"), "at least 1", 0));
+        }
+        check_sizes(&cell, input_size, units)?;
+        let gw = cell.gates() * units;
+        let shapes = Shapes {
+            kernel: [input_size, gw],
+            recurrent_kernel: [units, gw],
+            bias: [gw],
+            recurrent_bias: cell.separate_recurrent().then_some([gw]),
+        };
+        check_weights(kind, &shapes, &weights)?;
+        let weights = standard(weights);
+        Ok(Recurrent {
+            name: cell.default_name().to_string(),
+            grads: zeros_like(kind, &weights)?,
+            weights,
+            cell,
+            input_size,
+            units,
+            return_sequences,
+            go_backwards,
+            initial_state: None,
+            final_state: None,
+            initial_state_grad: None,
+            trace: None,
+            ws: Workspace::default(),
+        })
+    }
+
     /// The cell (its options, such as the activation).
     pub fn cell(&self) -> &C {
         &self.cell
@@ -292,30 +370,14 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
     /// recurrent bias is present for a cell without one, or missing for one with it);
     /// [`Error::NonFinite`] for NaN or infinities. The layer is unchanged on error.
     pub fn set_weights(&mut self, w: Weights<F>) -> Result<()> {
-        let kind = self.cell.kind();
-        check_same(format_args!("{kind} kernel"), self.weights.kernel.shape(), w.kernel.shape())?;
-        check_same(
-            format!("{kind} recurrent_kernel"),
-            self.weights.recurrent_kernel.shape(),
-            w.recurrent_kernel.shape(),
-        )?;
-        check_same(format_args!("{kind} bias"), self.weights.bias.shape(), w.bias.shape())?;
-        match (&self.weights.recurrent_bias, &w.recurrent_bias) {
-            (Some(a), Some(b)) => check_same(format_args!("{kind} recurrent_bias"), a.shape(), b.shape())?,
-            (None, None) => {}
-            (Some(a), None) => {
-                return Err(Error::shape(format!("{kind} recurrent_bias"), fmt_shape(a.shape()), "none"));
-            }
-            (None, Some(b)) => {
-                return Err(Error::shape(format!("{kind} recurrent_bias"), "none", fmt_shape(b.shape())));
-            }
-        }
-        check_finite(format_args!("{kind} kernel"), &w.kernel)?;
-        check_finite(format_args!("{kind} recurrent_kernel"), &w.recurrent_kernel)?;
-        check_finite(format_args!("{kind} bias"), &w.bias)?;
-        if let Some(b) = &w.recurrent_bias {
-            check_finite(format_args!("{kind} recurrent_bias"), b)?;
-        }
+        let cur = &self.weights;
+        let shapes = Shapes {
+            kernel: [cur.kernel.nrows(), cur.kernel.ncols()],
+            recurrent_kernel: [cur.recurrent_kernel.nrows(), cur.recurrent_kernel.ncols()],
+            bias: [cur.bias.len()],
+            recurrent_bias: cur.recurrent_bias.as_ref().map(|b| [b.len()]),
+        };
+        check_weights(self.cell.kind(), &shapes, &w)?;
         // Keep the standard (row-major) layout the kernels read.
         self.weights = standard(w);
         Ok(())
