@@ -5,8 +5,15 @@
 //! [`MAX_ELEMENTS`], so an absurd size is [`Error::TooLarge`] before anything is allocated,
 //! and the memory is reserved fallibly, so a size the system cannot hold is
 //! [`Error::OutOfMemory`] instead of an abort.
-
-#![allow(dead_code)] // used by the layers as they move onto it
+//!
+//! ```
+//! use recurrent::prelude::*;
+//! // A 2^20-unit SimpleRNN's recurrent kernel alone would be 2^40 elements (4 TiB of f32):
+//! // refused before anything is drawn or allocated.
+//! let err = SimpleRnnConfig::new(1, 1 << 20).init::<f32, _>(&mut StdRng::seed_from_u64(0)).unwrap_err();
+//! assert!(matches!(err, Error::TooLarge { .. }), "{err}");
+//! assert!(err.to_string().contains("SimpleRNN recurrent_kernel"), "{err}");
+//! ```
 
 use std::fmt::Display;
 
