@@ -180,14 +180,21 @@ impl<F: Float> StateDict<F> {
     /// Adds a tensor.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] if `name` is already taken (the dict is unchanged).
+    /// [`Error::InvalidConfig`] if `name` is already taken (the dict is unchanged);
+    /// [`Error::OutOfMemory`] if a tensor that is not row-major cannot be copied into one.
     pub fn insert(&mut self, name: impl Into<String>, tensor: ArrayD<F>) -> Result<()> {
         let name = name.into();
         if self.index.contains_key(&name) {
             return Err(Error::config("state_dict key", "a name not yet taken", format!("`{name}` twice")));
         }
+        // Row-major as it is (moved), or copied into row-major.
+        let tensor = if tensor.is_standard_layout() {
+            tensor
+        } else {
+            limits::try_map(&tensor, |&v| v, format_args!("state_dict tensor `{name}`"))?
+        };
         self.index.insert(name.clone(), self.entries.len());
-        self.entries.push((name, tensor.as_standard_layout().into_owned()));
+        self.entries.push((name, tensor));
         Ok(())
     }
 
@@ -662,21 +669,29 @@ fn spec_of<'a, F: Float>(layers: &[&'a dyn Layer<F>]) -> Result<(RnnSpec, Vec<St
 /// biases.
 ///
 /// # Errors
-/// [`Error::InvalidConfig`] naming the first layer PyTorch cannot represent and why.
+/// [`Error::InvalidConfig`] naming the first layer PyTorch cannot represent and why;
+/// [`Error::OutOfMemory`] if the transposed copies cannot be allocated.
 pub fn export_recurrent<F: Float>(layers: &[&dyn Layer<F>]) -> Result<StateDict<F>> {
     let (spec, stages) = spec_of(layers)?;
     let mut dict = StateDict::new();
     for (k, s) in stages.iter().enumerate() {
         for (half, suffix) in s.halves.iter().zip(SUFFIXES) {
             let w = half.weights();
-            dict.insert(format!("weight_ih_l{k}{suffix}"), w.kernel.t().to_owned().into_dyn())?;
-            dict.insert(format!("weight_hh_l{k}{suffix}"), w.recurrent_kernel.t().to_owned().into_dyn())?;
-            dict.insert(format!("bias_ih_l{k}{suffix}"), w.bias.clone().into_dyn())?;
-            let bias_hh = match &w.recurrent_bias {
-                Some(b) => b.clone(),
-                None => Array1::zeros(w.bias.len()),
+            let copy = |key: &str, a: ArrayViewD<'_, F>| -> Result<ArrayD<F>> {
+                limits::try_map(&a, |&v| v, format_args!("export of `{key}{suffix}`"))
             };
-            dict.insert(format!("bias_hh_l{k}{suffix}"), bias_hh.into_dyn())?;
+            let key = format!("weight_ih_l{k}{suffix}");
+            dict.insert(key.clone(), copy(&key, w.kernel.t().into_dyn())?)?;
+            let key = format!("weight_hh_l{k}{suffix}");
+            dict.insert(key.clone(), copy(&key, w.recurrent_kernel.t().into_dyn())?)?;
+            let key = format!("bias_ih_l{k}{suffix}");
+            dict.insert(key.clone(), copy(&key, w.bias.view().into_dyn())?)?;
+            let key = format!("bias_hh_l{k}{suffix}");
+            let bias_hh = match &w.recurrent_bias {
+                Some(b) => copy(&key, b.view().into_dyn())?,
+                None => limits::try_zeros(IxDyn(&[w.bias.len()]), format_args!("export of `{key}`"))?,
+            };
+            dict.insert(key, bias_hh)?;
         }
     }
     debug_assert_eq!(dict.len(), spec.keys().len());
@@ -1078,7 +1093,8 @@ pub fn import_linear<F: Float>(dict: &StateDict<F>) -> Result<Dense<F>> {
 /// `bias` `(out)`.
 ///
 /// # Errors
-/// [`Error::InvalidConfig`] unless the layer is linear (`nn.Linear` has no activation).
+/// [`Error::InvalidConfig`] unless the layer is linear (`nn.Linear` has no activation);
+/// [`Error::OutOfMemory`] if the copies cannot be allocated.
 pub fn export_linear<F: Float>(dense: &Dense<F>) -> Result<StateDict<F>> {
     let act = dense.config().activation;
     if act != Activation::Linear {
@@ -1089,8 +1105,8 @@ pub fn export_linear<F: Float>(dense: &Dense<F>) -> Result<StateDict<F>> {
         ));
     }
     let mut dict = StateDict::new();
-    dict.insert("weight", dense.kernel().t().to_owned().into_dyn())?;
-    dict.insert("bias", dense.bias().clone().into_dyn())?;
+    dict.insert("weight", limits::try_map(&dense.kernel().t().into_dyn(), |&v| v, "nn.Linear export of `weight`")?)?;
+    dict.insert("bias", limits::try_map(&dense.bias().view().into_dyn(), |&v| v, "nn.Linear export of `bias`")?)?;
     Ok(dict)
 }
 

@@ -145,8 +145,9 @@ impl<F: Float> Embedding<F> {
     pub fn set_embeddings(&mut self, table: Array2<F>) -> Result<()> {
         check_same("Embedding embeddings", self.table.shape(), table.shape())?;
         check_finite("Embedding embeddings", &table)?;
-        // Row-major, whatever layout came in: forward copies rows as slices.
-        self.table = table.as_standard_layout().into_owned();
+        // Row-major, whatever layout came in: forward copies rows as slices. (Moved when it
+        // already is; copied only otherwise.)
+        self.table = if table.is_standard_layout() { table } else { table.as_standard_layout().into_owned() };
         Ok(())
     }
 
