@@ -68,6 +68,19 @@ pub(crate) fn try_resize<T: Clone>(v: &mut Vec<T>, n: usize, value: T, what: imp
     Ok(())
 }
 
+/// Makes room for `n` elements in `v` in all (its length included), fallibly; a no-op when
+/// the capacity is already there. `v` is unchanged on error.
+pub(crate) fn try_reserve<T>(v: &mut Vec<T>, n: usize, what: impl Display) -> Result<()> {
+    if n <= v.capacity() {
+        return Ok(());
+    }
+    if n > MAX_ELEMENTS {
+        return Err(Error::too_large(what.to_string(), format!("{MAX_ELEMENTS} elements"), n));
+    }
+    v.try_reserve_exact(n - v.len())
+        .map_err(|_| Error::OutOfMemory { what: what.to_string(), bytes: n.saturating_mul(std::mem::size_of::<T>()) })
+}
+
 /// A vector of `n` copies of `value`, reserved fallibly (see [`try_resize`]).
 pub(crate) fn try_vec<T: Clone>(n: usize, value: T, what: impl Display) -> Result<Vec<T>> {
     let mut v = Vec::new();

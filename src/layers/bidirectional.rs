@@ -414,6 +414,10 @@ impl<F: Float> Layer<F> for Bidirectional<F> {
         };
         // The backward half produced its outputs in reading order; flip the gradient back.
         let gb = self.align(gb, "backward half grad_output")?;
+        // Both halves' memory first: the second cannot then fail after the first has added
+        // to its gradients.
+        self.forward.reserve_backward()?;
+        self.backward.reserve_backward()?;
         let dx_f = self.forward.backward_with_state(gf.view(), None)?;
         let dx_b = self.backward.backward_with_state(gb.view(), None)?;
         Ok((dx_f + dx_b).into_dyn())

@@ -91,6 +91,12 @@ struct Workspace<F> {
     wh_packed: PackedB<F>,
     /// W_h[:, :E]ᵀ packed, once per backward pass.
     wh_t_packed: PackedB<F>,
+    /// The next backward pass's results (dL/dx, the gradient trace, dL/dh_0, dL/dc_0),
+    /// reserved ahead by `reserve_backward` and handed out by the pass.
+    out_dx: Vec<F>,
+    out_sq: Vec<F>,
+    out_dh0: Vec<F>,
+    out_dc0: Vec<F>,
     /// Whether the buffers hold a training forward pass that backward may use.
     valid: bool,
 }
@@ -711,6 +717,48 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         Ok((out, state))
     }
 
+    /// Reserves everything the next backward pass allocates (its workspace, its results),
+    /// so that pass cannot fail for memory once it starts accumulating gradients. A no-op
+    /// when the memory is already there.
+    ///
+    /// # Errors
+    /// [`Error::NoForwardCache`] without a training forward pass; [`Error::OutOfMemory`] if a
+    /// buffer cannot be reserved (the layer is unchanged, its cache still valid).
+    pub fn reserve_backward(&mut self) -> Result<()> {
+        if !self.ws.valid {
+            return Err(Error::NoForwardCache { layer: self.name.clone() });
+        }
+        let (b, t, i, h) = (self.ws.batch, self.ws.steps, self.input_size, self.units);
+        let name = &self.name;
+        // The forward pass checked these products (T·B·G·H, T·B·I, B·H are no larger than
+        // its buffers), so only the reservations can fail here.
+        let d = Dims::new(&self.cell, t, i, h);
+        let ws = &mut self.ws;
+        let (tb, bh) = (t * b, b * h);
+        limits::try_resize(&mut ws.dgx, tb * d.gw, F::zero(), format_args!("{name} workspace dgx (T·B, G·H)"))?;
+        let n_dgh = if d.sep { tb * d.ew } else { 0 };
+        limits::try_resize(&mut ws.dgh, n_dgh, F::zero(), format_args!("{name} workspace dgh (T·B, E)"))?;
+        let n_du = if d.lw > 0 { bh } else { 0 };
+        limits::try_resize(&mut ws.du, n_du, F::zero(), format_args!("{name} workspace du (B, H)"))?;
+        let n_carry = if ws.mask.is_empty() { 0 } else { 2 * bh };
+        limits::try_resize(&mut ws.carry, n_carry, F::zero(), format_args!("{name} workspace carry (B, 2·H)"))?;
+        limits::try_resize(&mut ws.dh, bh, F::zero(), format_args!("{name} workspace dh (B, H)"))?;
+        limits::try_resize(&mut ws.dh_prev, bh, F::zero(), format_args!("{name} workspace dh_prev (B, H)"))?;
+        let n_dc = if d.has_c { bh } else { 0 };
+        limits::try_resize(&mut ws.dc, n_dc, F::zero(), format_args!("{name} workspace dc (B, H)"))?;
+        limits::try_resize(&mut ws.dc_prev, n_dc, F::zero(), format_args!("{name} workspace dc_prev (B, H)"))?;
+        limits::try_resize(&mut ws.dxs, tb * i, F::zero(), format_args!("{name} workspace dxs (T·B, I)"))?;
+        let n_sq = ws.parts.len() * t;
+        limits::try_reserve(&mut ws.sq_norms, n_sq, format_args!("{name} workspace gradient norms (T)"))?;
+        limits::try_resize(&mut ws.wh_t, d.gw * h, F::zero(), format_args!("{name} workspace W_hᵀ (G·H, H)"))?;
+        ws.wh_t_packed.try_reserve(d.ew, h, format_args!("{name} packed W_hᵀ"))?;
+        limits::try_reserve(&mut ws.out_dx, tb * i, format_args!("{name} input gradient (B, T, I)"))?;
+        limits::try_reserve(&mut ws.out_sq, t, format_args!("{name} gradient trace (T)"))?;
+        limits::try_reserve(&mut ws.out_dh0, bh, format_args!("{name} initial state gradient (B, H)"))?;
+        limits::try_reserve(&mut ws.out_dc0, n_dc, format_args!("{name} initial cell state gradient (B, H)"))?;
+        Ok(())
+    }
+
     /// Backpropagation through time with an extra gradient on the final state (for a final
     /// state that feeds something else, as an encoder's feeds a decoder). `None` means the
     /// final state gets gradient only through the output. Returns dL/dx `(B, T, I)`.
@@ -733,46 +781,30 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         if let Some(s) = grad_final {
             self.check_state("final state gradient", s, b)?;
         }
+        self.reserve_backward()?;
         let name = &self.name;
         let g = limits::try_standard(grad_output, format_args!("{name} grad_output copy"))?;
         let g = g.as_slice().ok_or_else(|| Error::shape("grad_output copy", "row-major", "strided"))?;
 
-        // The forward pass checked these products (T·B·G·H, T·B·I, B·H are no larger than
-        // its buffers), so only the reservations can fail here.
         let d = Dims::new(&self.cell, t, i, h);
         let ws = &mut self.ws;
-        let (tb, bh) = (t * b, b * h);
-        limits::try_resize(&mut ws.dgx, tb * d.gw, F::zero(), format_args!("{name} workspace dgx (T·B, G·H)"))?;
-        let n_dgh = if d.sep { tb * d.ew } else { 0 };
-        limits::try_resize(&mut ws.dgh, n_dgh, F::zero(), format_args!("{name} workspace dgh (T·B, E)"))?;
-        let n_du = if d.lw > 0 { bh } else { 0 };
-        limits::try_resize(&mut ws.du, n_du, F::zero(), format_args!("{name} workspace du (B, H)"))?;
-        let n_carry = if ws.mask.is_empty() { 0 } else { 2 * bh };
-        limits::try_resize(&mut ws.carry, n_carry, F::zero(), format_args!("{name} workspace carry (B, 2·H)"))?;
-        limits::try_resize(&mut ws.dh, bh, F::zero(), format_args!("{name} workspace dh (B, H)"))?;
-        limits::try_resize(&mut ws.dh_prev, bh, F::zero(), format_args!("{name} workspace dh_prev (B, H)"))?;
-        let n_dc = if d.has_c { bh } else { 0 };
-        limits::try_resize(&mut ws.dc, n_dc, F::zero(), format_args!("{name} workspace dc (B, H)"))?;
-        limits::try_resize(&mut ws.dc_prev, n_dc, F::zero(), format_args!("{name} workspace dc_prev (B, H)"))?;
-        limits::try_resize(&mut ws.dxs, tb * i, F::zero(), format_args!("{name} workspace dxs (T·B, I)"))?;
+        let (bh, n_dc) = (b * h, if d.has_c { b * h } else { 0 });
+        // The results, reserved above: taken, so the next pass reserves its own.
+        let mut dx = std::mem::take(&mut ws.out_dx);
+        let mut sq = std::mem::take(&mut ws.out_sq);
+        let mut dh0 = std::mem::take(&mut ws.out_dh0);
+        let mut dc0 = std::mem::take(&mut ws.out_dc0);
+        sq.resize(t, F::zero());
         ws.sq_norms.clear();
-        let n_sq = ws.parts.len() * t;
-        limits::try_resize(&mut ws.sq_norms, n_sq, F::zero(), format_args!("{name} workspace gradient norms (T)"))?;
-        // The results too, before any gradient is accumulated.
-        let mut dx = limits::try_with_capacity(tb * i, format_args!("{name} input gradient (B, T, I)"))?;
-        let mut sq = limits::try_vec(t, F::zero(), format_args!("{name} gradient trace (T)"))?;
-        let mut dh0 = limits::try_with_capacity(bh, format_args!("{name} initial state gradient (B, H)"))?;
-        let mut dc0 = limits::try_with_capacity(n_dc, format_args!("{name} initial cell state gradient (B, H)"))?;
+        ws.sq_norms.resize(ws.parts.len() * t, F::zero());
 
         // W_hᵀ once per pass, so the per-step product streams contiguous rows.
-        limits::try_resize(&mut ws.wh_t, d.gw * h, F::zero(), format_args!("{name} workspace W_hᵀ (G·H, H)"))?;
         let wh = flat("recurrent_kernel", &self.weights.recurrent_kernel)?;
         for (r, row) in wh.chunks_exact(d.gw).enumerate() {
             for (c, &v) in row.iter().enumerate() {
                 ws.wh_t[c * h + r] = v;
             }
         }
-        ws.wh_t_packed.try_reserve(d.ew, h, format_args!("{name} packed W_hᵀ"))?;
         pack(Mat::new(&ws.wh_t[..d.ew * h], d.ew, h), &mut ws.wh_t_packed)?;
         let gf_h = grad_final
             .map(|s| limits::try_standard(s.h.view(), format_args!("{name} final state gradient copy")))
@@ -1373,6 +1405,10 @@ impl<F: Float, C: Cell<F>> RecurrentLayer<F> for Recurrent<F, C> {
         grad_final: Option<&State<F>>,
     ) -> Result<Array3<F>> {
         Recurrent::backward_with_state(self, grad_output, grad_final)
+    }
+
+    fn reserve_backward(&mut self) -> Result<()> {
+        Recurrent::reserve_backward(self)
     }
 
     fn validate_state(&self, state: &State<F>, batch: usize) -> Result<()> {
