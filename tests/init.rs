@@ -79,3 +79,16 @@ fn layers_use_the_same_recurrent_kernel_as_before() {
     let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
     assert!(worst < 1e-12, "largest difference {worst}");
 }
+
+#[test]
+fn empty_shapes_give_empty_matrices() {
+    for &(rows, cols) in &[(0, 0), (0, 5), (5, 0)] {
+        let mut rng = StdRng::seed_from_u64(1);
+        let q: Array2<f32> = recurrent::init::orthogonal(&mut rng, rows, cols).unwrap();
+        assert_eq!(q.shape(), &[rows, cols]);
+        let g: Array2<f32> = recurrent::init::glorot_uniform(&mut rng, rows, cols).unwrap();
+        assert_eq!(g.shape(), &[rows, cols]);
+        // Nothing to draw, nothing drawn.
+        assert_eq!(rng.random::<u64>(), StdRng::seed_from_u64(1).random::<u64>());
+    }
+}
