@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::float::Float;
+use crate::limits;
 use crate::shape::{check_finite, check_nonempty, fmt_shape};
 
 /// Cuts a series into sliding windows of `size` past values, each paired with the value
@@ -36,7 +37,9 @@ use crate::shape::{check_finite, check_nonempty, fmt_shape};
 /// # Errors
 /// [`Error::InvalidConfig`] if `size` is 0 or the series has no more than `size` values
 /// (no window would have a target); [`Error::NonFinite`] if the series holds NaN or an
-/// infinity.
+/// infinity; [`Error::TooLarge`] if `(N − size) · size` is over
+/// [`crate::limits::MAX_ELEMENTS`] (the windows overlap, so `X` can be far larger than the
+/// series); [`Error::OutOfMemory`] if `X` or `y` cannot be allocated.
 ///
 /// # Example
 /// ```
@@ -60,8 +63,17 @@ pub fn windows<F: Float>(series: &[F], size: usize) -> Result<(Array3<F>, Array2
     }
     check_finite("series", &ndarray::ArrayView1::from(series))?;
     let n = series.len() - size;
-    let x = Array3::from_shape_fn((n, size, 1), |(k, j, _)| series[k + j]);
-    let y = Array2::from_shape_fn((n, 1), |(k, _)| series[k + size]);
+    let what = "windows X (N − size, size, 1)";
+    let mut x = limits::try_with_capacity(limits::mul(what, n, size)?, what)?;
+    let mut y = limits::try_with_capacity(n, "windows y (N − size, 1)")?;
+    for k in 0..n {
+        x.extend_from_slice(&series[k..k + size]);
+        y.push(series[k + size]);
+    }
+    let x = Array3::from_shape_vec((n, size, 1), x)
+        .map_err(|e| Error::shape(what, format!("({n}, {size}, 1)"), e.to_string()))?;
+    let y =
+        Array2::from_shape_vec((n, 1), y).map_err(|e| Error::shape("windows y", format!("({n}, 1)"), e.to_string()))?;
     Ok((x, y))
 }
 
@@ -72,7 +84,8 @@ pub fn windows<F: Float>(series: &[F], size: usize) -> Result<(Array3<F>, Array2
 ///
 /// # Errors
 /// [`Error::InvalidConfig`] if `classes` is 0, [`Error::Empty`] for no labels,
-/// [`Error::OutOfRange`] for a label `≥ classes`.
+/// [`Error::OutOfRange`] for a label `≥ classes`; [`Error::TooLarge`] if `N · classes` is over
+/// [`crate::limits::MAX_ELEMENTS`], [`Error::OutOfMemory`] if it cannot be allocated.
 ///
 /// # Example
 /// ```
@@ -93,7 +106,7 @@ pub fn one_hot<F: Float>(labels: &[usize], classes: usize) -> Result<Array2<F>> 
             index: format!("[{i}]"),
         });
     }
-    let mut out = Array2::zeros((labels.len(), classes));
+    let mut out = limits::try_zeros((labels.len(), classes), "one_hot output (N, classes)")?;
     for (mut row, &label) in out.rows_mut().into_iter().zip(labels) {
         row[label] = F::one();
     }
@@ -169,7 +182,9 @@ fn check_maxlen(what: &str, maxlen: Option<usize>) -> Result<()> {
 /// [`Error::Empty`] for no sequences or `F = 0`; [`Error::InvalidConfig`] for
 /// `maxlen = Some(0)`, a non-finite `value`, or sequences that are all empty;
 /// [`Error::ShapeMismatch`] for a sequence whose feature count differs from the first
-/// non-empty one; [`Error::NonFinite`] for NaN or infinite values.
+/// non-empty one; [`Error::NonFinite`] for NaN or infinite values; [`Error::TooLarge`] if
+/// `B · T · F` is over [`crate::limits::MAX_ELEMENTS`] (a `maxlen` far beyond the data),
+/// [`Error::OutOfMemory`] if the result cannot be allocated.
 ///
 /// # Example
 /// ```
@@ -215,8 +230,9 @@ pub fn pad_sequences<F: Float, S: Data<Elem = F>>(
         check_finite(&what, seq)?;
     }
     let t = maxlen.unwrap_or_else(|| sequences.iter().map(|s| s.nrows()).max().unwrap_or(0));
-    let mut out = Array3::from_elem((sequences.len(), t, features), value);
-    let mut mask = Array2::from_elem((sequences.len(), t), false);
+    let b = sequences.len();
+    let mut out = limits::try_full((b, t, features), value, "pad_sequences output (B, T, F)")?;
+    let mut mask = limits::try_full((b, t), false, "pad_sequences mask (B, T)")?;
     for (i, seq) in sequences.iter().enumerate() {
         let (from, to, kept) = placement(seq.nrows(), t, padding, truncating);
         if kept > 0 {
@@ -241,7 +257,9 @@ pub fn pad_sequences<F: Float, S: Data<Elem = F>>(
 /// # Errors
 /// [`Error::Empty`] for no sequences; [`Error::InvalidConfig`] for `maxlen = Some(0)` or,
 /// without `maxlen`, sequences that are all empty; [`Error::OutOfRange`] for an id (or
-/// `value`) too large to hold exactly in `F` (above 2²⁴ for `f32`, 2⁵³ for `f64`).
+/// `value`) too large to hold exactly in `F` (above 2²⁴ for `f32`, 2⁵³ for `f64`);
+/// [`Error::TooLarge`] if `B · T` is over [`crate::limits::MAX_ELEMENTS`],
+/// [`Error::OutOfMemory`] if the result cannot be allocated.
 ///
 /// # Example
 /// ```
@@ -291,8 +309,9 @@ pub fn pad_ids<F: Float, S: AsRef<[usize]>>(
             format!("{} empty sequences", sequences.len()),
         ));
     }
-    let mut out = Array2::from_elem((sequences.len(), t), F::of(value as f64));
-    let mut mask = Array2::from_elem((sequences.len(), t), false);
+    let b = sequences.len();
+    let mut out = limits::try_full((b, t), F::of(value as f64), "pad_ids output (B, T)")?;
+    let mut mask = limits::try_full((b, t), false, "pad_ids mask (B, T)")?;
     for (i, seq) in sequences.iter().enumerate() {
         let seq = seq.as_ref();
         let (from, to, kept) = placement(seq.len(), t, padding, truncating);
@@ -356,7 +375,8 @@ pub type Split<F, D1, D2> = ((Array<F, D1>, Array<F, D2>), (Array<F, D1>, Array<
 /// # Errors
 /// [`Error::InvalidConfig`] for a fraction outside `(0, 1)` (or NaN), or one that leaves
 /// either part empty (Keras raises there too); [`Error::ShapeMismatch`] for arrays without
-/// a sample axis or with different sample counts; [`Error::Empty`] for an empty axis.
+/// a sample axis or with different sample counts; [`Error::Empty`] for an empty axis;
+/// [`Error::OutOfMemory`] if the copies cannot be allocated.
 ///
 /// # Example
 /// ```
@@ -392,12 +412,16 @@ where
             format!("{validation_split} ({n_train} training, {} validation)", n - n_train),
         ));
     }
-    let part = |a: ArrayView<'_, F, D1>, b: ArrayView<'_, F, D2>, range: Slice| {
-        (a.slice_axis(Axis(0), range).to_owned(), b.slice_axis(Axis(0), range).to_owned())
-    };
+    let part =
+        |a: ArrayView<'_, F, D1>, b: ArrayView<'_, F, D2>, range: Slice| -> Result<(Array<F, D1>, Array<F, D2>)> {
+            Ok((
+                limits::try_map(&a.slice_axis(Axis(0), range), |&v| v, "train_val_split x part")?,
+                limits::try_map(&b.slice_axis(Axis(0), range), |&v| v, "train_val_split y part")?,
+            ))
+        };
     let head = Slice::from(..n_train);
     let tail = Slice::from(n_train..);
-    Ok((part(x.view(), y.view(), head), part(x, y, tail)))
+    Ok((part(x.view(), y.view(), head)?, part(x, y, tail)?))
 }
 
 /// Shuffles samples: the same random permutation of the first axis applied to `x` and `y`.
@@ -405,7 +429,7 @@ where
 /// The permutation is drawn from `rng`, so a seeded RNG gives the same order on every run.
 ///
 /// # Errors
-/// As [`train_val_split`]'s shape errors.
+/// As [`train_val_split`]'s shape and memory errors.
 ///
 /// # Example
 /// ```
@@ -430,9 +454,21 @@ where
 {
     let (x, y) = (x.into(), y.into());
     let n = check_samples("shuffle", &x, &y)?;
-    let mut order: Vec<usize> = (0..n).collect();
+    let mut order = limits::try_with_capacity(n, "shuffle order (N)")?;
+    order.extend(0..n);
+    // Both copies reserved before drawing, so an error leaves `rng` untouched.
+    let mut xs = limits::try_with_capacity(x.len(), "shuffle x copy")?;
+    let mut ys = limits::try_with_capacity(y.len(), "shuffle y copy")?;
     order.shuffle(rng);
-    Ok((x.select(Axis(0), &order), y.select(Axis(0), &order)))
+    for &i in &order {
+        xs.extend(x.index_axis(Axis(0), i).iter().copied());
+        ys.extend(y.index_axis(Axis(0), i).iter().copied());
+    }
+    let xs = Array::from_shape_vec(x.raw_dim(), xs)
+        .map_err(|e| Error::shape("shuffle x", fmt_shape(x.shape()), e.to_string()))?;
+    let ys = Array::from_shape_vec(y.raw_dim(), ys)
+        .map_err(|e| Error::shape("shuffle y", fmt_shape(y.shape()), e.to_string()))?;
+    Ok((xs, ys))
 }
 
 /// One epoch of mini-batches: an iterator of `(x_batch, y_batch)` owned arrays, `batch_size`
@@ -485,14 +521,16 @@ where
     /// # Errors
     /// [`Error::InvalidConfig`] if `batch_size` is 0; [`Error::ShapeMismatch`] for arrays
     /// without a sample axis or with different sample counts; [`Error::Empty`] for an
-    /// empty axis.
+    /// empty axis; [`Error::OutOfMemory`] if the sample order cannot be allocated.
     pub fn new(x: impl AsArray<'a, F, D1>, y: impl AsArray<'a, F, D2>, batch_size: usize) -> Result<Self> {
         let (x, y) = (x.into(), y.into());
         if batch_size == 0 {
             return Err(Error::config("batch size", "at least 1", 0));
         }
         let n = check_samples("batches", &x, &y)?;
-        Ok(Batches { x, y, order: (0..n).collect(), in_order: true, batch_size, next: 0 })
+        let mut order = limits::try_with_capacity(n, "batches order (N)")?;
+        order.extend(0..n);
+        Ok(Batches { x, y, order, in_order: true, batch_size, next: 0 })
     }
 
     /// Batches in an order shuffled with `rng` (one permutation per call).

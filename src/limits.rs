@@ -5,12 +5,19 @@
 //! [`MAX_ELEMENTS`], so an absurd size is [`Error::TooLarge`] before anything is allocated,
 //! and the memory is reserved fallibly, so a size the system cannot hold is
 //! [`Error::OutOfMemory`] instead of an abort.
-
-#![allow(dead_code)] // used by the layers as they move onto it
+//!
+//! ```
+//! use recurrent::prelude::*;
+//! // A 2^20-unit SimpleRNN's recurrent kernel alone would be 2^40 elements (4 TiB of f32):
+//! // refused before anything is drawn or allocated.
+//! let err = SimpleRnnConfig::new(1, 1 << 20).init::<f32, _>(&mut StdRng::seed_from_u64(0)).unwrap_err();
+//! assert!(matches!(err, Error::TooLarge { .. }), "{err}");
+//! assert!(err.to_string().contains("SimpleRNN recurrent_kernel"), "{err}");
+//! ```
 
 use std::fmt::Display;
 
-use ndarray::{Array, Dimension, IntoDimension, ShapeBuilder};
+use ndarray::{Array, ArrayBase, ArrayView, CowArray, Data, Dimension, IntoDimension, ShapeBuilder};
 
 use crate::error::{Error, Result};
 
@@ -61,6 +68,19 @@ pub(crate) fn try_resize<T: Clone>(v: &mut Vec<T>, n: usize, value: T, what: imp
     Ok(())
 }
 
+/// Makes room for `n` elements in `v` in all (its length included), fallibly; a no-op when
+/// the capacity is already there. `v` is unchanged on error.
+pub(crate) fn try_reserve<T>(v: &mut Vec<T>, n: usize, what: impl Display) -> Result<()> {
+    if n <= v.capacity() {
+        return Ok(());
+    }
+    if n > MAX_ELEMENTS {
+        return Err(Error::too_large(what.to_string(), format!("{MAX_ELEMENTS} elements"), n));
+    }
+    v.try_reserve_exact(n - v.len())
+        .map_err(|_| Error::OutOfMemory { what: what.to_string(), bytes: n.saturating_mul(std::mem::size_of::<T>()) })
+}
+
 /// A vector of `n` copies of `value`, reserved fallibly (see [`try_resize`]).
 pub(crate) fn try_vec<T: Clone>(n: usize, value: T, what: impl Display) -> Result<Vec<T>> {
     let mut v = Vec::new();
@@ -102,6 +122,35 @@ where
     D::Dim: Dimension,
 {
     try_full(shape, T::zero(), what)
+}
+
+/// `a` in standard (row-major) layout: borrowed when it already is, else copied into memory
+/// reserved fallibly.
+pub(crate) fn try_standard<'a, T, D>(a: ArrayView<'a, T, D>, what: impl Display) -> Result<CowArray<'a, T, D>>
+where
+    T: Clone,
+    D: Dimension,
+{
+    if a.is_standard_layout() {
+        return Ok(CowArray::from(a));
+    }
+    Ok(CowArray::from(try_map(&a, T::clone, what)?))
+}
+
+/// `f` applied to every element of `a`, into a new standard-layout array reserved fallibly.
+pub(crate) fn try_map<T, U, S, D>(
+    a: &ArrayBase<S, D>,
+    f: impl FnMut(&T) -> U,
+    what: impl Display,
+) -> Result<Array<U, D>>
+where
+    S: Data<Elem = T>,
+    D: Dimension,
+{
+    let mut data = try_with_capacity(a.len(), &what)?;
+    data.extend(a.iter().map(f));
+    Array::from_shape_vec(a.raw_dim(), data)
+        .map_err(|e| Error::shape(what.to_string(), format!("{:?}", a.shape()), e.to_string()))
 }
 
 #[cfg(test)]

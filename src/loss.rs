@@ -118,6 +118,20 @@ fn count<F: Float>(n: usize) -> F {
     F::of(n as f64)
 }
 
+/// Errs with [`Error::NonFinite`] if finite inputs gave a non-finite loss or gradient (an
+/// overflow, as `(3e38 − (−3e38))²` in `f32`): an `Ok` would hand training an infinity.
+fn finite<F: Float>(name: &str, out: LossOutput<F>) -> Result<LossOutput<F>> {
+    if !out.value.is_finite() {
+        return Err(Error::NonFinite {
+            what: format!("{name} loss value (it overflowed)"),
+            index: "[]".into(),
+            value: out.value.to_string(),
+        });
+    }
+    check_finite(format_args!("{name} loss gradient (it overflowed)"), &out.grad)?;
+    Ok(out)
+}
+
 /// Mean squared error, PyTorch's `F.mse_loss` (mean over every element).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Mse;
@@ -138,7 +152,7 @@ impl<F: Float> Loss<F> for Mse {
         let value = diff.iter().map(|&d| d * d).sum::<F>() / n;
         let two = F::of(2.0);
         let grad = diff.mapv(|d| two * d / n);
-        Ok(LossOutput { value, grad })
+        finite("mse", LossOutput { value, grad })
     }
 }
 
@@ -169,7 +183,7 @@ impl<F: Float> Loss<F> for Mae {
                 F::zero()
             }
         });
-        Ok(LossOutput { value, grad })
+        finite("mae", LossOutput { value, grad })
     }
 }
 

@@ -498,12 +498,13 @@ fn ratio(num: usize, den: usize, zero_division: ZeroDivision) -> f64 {
 }
 
 impl ConfusionMatrix {
-    fn from_parts(labels: &Labels) -> Self {
-        let mut counts = Array2::zeros((labels.classes, labels.classes));
+    fn from_parts(labels: &Labels) -> Result<Self> {
+        let mut counts =
+            crate::limits::try_zeros((labels.classes, labels.classes), "confusion matrix (classes, classes)")?;
         for (&t, &p) in labels.truth.iter().zip(&labels.predicted) {
             counts[[t, p]] += 1;
         }
-        ConfusionMatrix { counts }
+        Ok(ConfusionMatrix { counts })
     }
 
     /// Builds the matrix from true and predicted class labels in `0..classes`.
@@ -535,7 +536,7 @@ impl ConfusionMatrix {
             }
         }
         let labels = Labels { truth: truth.to_vec(), predicted: predicted.to_vec(), classes };
-        Ok(Self::from_parts(&labels))
+        Self::from_parts(&labels)
     }
 
     /// Builds the two-class matrix of probabilities thresholded at `threshold`
@@ -554,7 +555,7 @@ impl ConfusionMatrix {
         D2: Dimension,
     {
         let (p, t) = views(pred, target);
-        Ok(Self::from_parts(&read("confusion matrix", &p, &t, Reading::Binary(threshold))?))
+        Self::from_parts(&read("confusion matrix", &p, &t, Reading::Binary(threshold))?)
     }
 
     /// Builds the `C × C` matrix of argmax predictions `(…, C)` against one-hot or
@@ -572,7 +573,7 @@ impl ConfusionMatrix {
         D2: Dimension,
     {
         let (p, t) = views(pred, target);
-        Ok(Self::from_parts(&read("confusion matrix", &p, &t, Reading::Categorical)?))
+        Self::from_parts(&read("confusion matrix", &p, &t, Reading::Categorical)?)
     }
 
     /// The counts, `(C, C)`: rows are true classes, columns predicted classes.
@@ -781,7 +782,7 @@ where
     D2: Dimension,
 {
     let (p, t) = views(pred, target);
-    Ok(ConfusionMatrix::from_parts(&read("confusion matrix", &p, &t, Reading::Auto)?))
+    ConfusionMatrix::from_parts(&read("confusion matrix", &p, &t, Reading::Auto)?)
 }
 
 fn scored<F: Float>(
@@ -791,7 +792,7 @@ fn scored<F: Float>(
     average: Average,
     zero_division: ZeroDivision,
 ) -> Result<F> {
-    let cm = ConfusionMatrix::from_parts(&read(score.name(), p, t, Reading::Auto)?);
+    let cm = ConfusionMatrix::from_parts(&read(score.name(), p, t, Reading::Auto)?)?;
     Ok(F::of(cm.score(score, average, zero_division)?))
 }
 

@@ -817,8 +817,11 @@ fn sgd_nesterov_without_momentum() -> Outcome {
 
 fn sgd_learning_rate_set_to_nan() -> Outcome {
     let mut sgd = Sgd::new(0.1);
-    sgd.set_learning_rate(f64::NAN);
-    refused_step(&mut sgd, "learning rate")
+    expect_err!(sgd.set_learning_rate(f64::NAN), Error::InvalidConfig { .. }, ["learning rate"]);
+    if Optimizer::<f64>::learning_rate(&sgd) != 0.1 {
+        return Err("the refused learning rate was kept".into());
+    }
+    Ok(())
 }
 
 fn adam_beta1_of_one() -> Outcome {
@@ -1742,7 +1745,7 @@ fn bidirectional_backward_after_a_half_reran() -> Outcome {
     let y = bi.forward(x3(2, 4, 2).into_dyn().view(), Mode::Train).expect("forward");
     bi.backward_layer_mut().forward_with_state(x3(1, 4, 2).view(), None, Mode::Train).expect("half");
     let before = snapshot(&bi);
-    expect_err!(bi.backward(ArrayD::from_elem(y.raw_dim(), 1.0).view()), Error::ShapeMismatch { .. });
+    expect_err!(bi.backward(ArrayD::from_elem(y.raw_dim(), 1.0).view()), Error::NoForwardCache { .. }, ["ran again"]);
     ensure!(snapshot(&bi) == before, "backward erred but the forward half had added its gradients");
     Ok(())
 }

@@ -1,17 +1,27 @@
 //! Atomic file writes shared by both writers.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
+use crate::limits;
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Reads a whole file.
+/// Reads a whole file, reserving its size fallibly first: a file larger than the memory
+/// left is [`Error::OutOfMemory`] (over [`crate::limits::MAX_ELEMENTS`] bytes,
+/// [`Error::TooLarge`]), not an abort.
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
-    fs::read(path).map_err(|e| Error::io("read", path, &e))
+    let mut file = File::open(path).map_err(|e| Error::io("read", path, &e))?;
+    // The size is a hint (the file may change while it is read); read_to_end grows from it.
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let what = format_args!("contents of {}", path.display());
+    let len = usize::try_from(len).map_err(|_| Error::too_large(what.to_string(), "usize::MAX bytes", len))?;
+    let mut bytes = limits::try_with_capacity(len, what)?;
+    file.read_to_end(&mut bytes).map_err(|e| Error::io("read", path, &e))?;
+    Ok(bytes)
 }
 
 /// A temporary file beside `path`, removed on drop unless it was renamed onto `path`.
@@ -45,9 +55,10 @@ pub(crate) fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> Re
         _ => PathBuf::from("."),
     };
     let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".{}.{unique}.tmp", std::process::id()));
+    // `.NAME.PID.N.tmp`, with NAME cut to 64 characters so a legal name of up to 255 bytes
+    // still gives a legal temporary name (the PID and counter keep it unique).
+    let short: String = name.to_string_lossy().chars().take(64).collect();
+    let tmp_name = std::ffi::OsString::from(format!(".{short}.{}.{unique}.tmp", std::process::id()));
     let mut tmp = Temp { path: dir.join(tmp_name), armed: true };
 
     let file = OpenOptions::new()

@@ -303,7 +303,7 @@ impl<F: Float> Persist<F> for SimpleRnn<F> {
     }
 
     fn from_config(c: &SimpleRnnConfig) -> Result<Self> {
-        c.init(&mut placeholder_rng())
+        c.generic().zeroed()
     }
 }
 
@@ -319,7 +319,7 @@ impl<F: Float> Persist<F> for Lstm<F> {
     }
 
     fn from_config(c: &LstmConfig) -> Result<Self> {
-        c.init(&mut placeholder_rng())
+        c.zeroed()
     }
 }
 
@@ -335,7 +335,7 @@ impl<F: Float> Persist<F> for Gru<F> {
     }
 
     fn from_config(c: &GruConfig) -> Result<Self> {
-        c.init(&mut placeholder_rng())
+        c.zeroed()
     }
 }
 

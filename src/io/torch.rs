@@ -69,9 +69,10 @@ use crate::float::Float;
 use crate::io::context::within;
 use crate::io::file;
 use crate::layers::{
-    Bidirectional, Dense, DenseConfig, Gru, GruConfig, Layer, Lstm, LstmConfig, MergeMode, Mode, SimpleRnn,
-    SimpleRnnConfig, State, Weights,
+    Bidirectional, Dense, DenseConfig, Gru, GruCell, Layer, Lstm, LstmCell, MergeMode, Mode, SimpleRnn, SimpleRnnCell,
+    State, Weights,
 };
+use crate::limits;
 use crate::model::Sequential;
 use crate::shape::{check_finite, fmt_shape};
 
@@ -180,14 +181,29 @@ impl<F: Float> StateDict<F> {
     /// Adds a tensor.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] if `name` is already taken (the dict is unchanged).
+    /// [`Error::InvalidConfig`] if `name` is already taken (the dict is unchanged);
+    /// [`Error::OutOfMemory`] if a tensor that is not row-major cannot be copied into one.
     pub fn insert(&mut self, name: impl Into<String>, tensor: ArrayD<F>) -> Result<()> {
         let name = name.into();
         if self.index.contains_key(&name) {
             return Err(Error::config("state_dict key", "a name not yet taken", format!("`{name}` twice")));
         }
+        if name == "__metadata__" {
+            // safetensors reserves it for the header's metadata: such a file cannot be read.
+            return Err(Error::config(
+                "state_dict key",
+                "a name other than safetensors' reserved `__metadata__`",
+                "`__metadata__`",
+            ));
+        }
+        // Row-major as it is (moved), or copied into row-major.
+        let tensor = if tensor.is_standard_layout() {
+            tensor
+        } else {
+            limits::try_map(&tensor, |&v| v, format_args!("state_dict tensor `{name}`"))?
+        };
         self.index.insert(name.clone(), self.entries.len());
-        self.entries.push((name, tensor.as_standard_layout().into_owned()));
+        self.entries.push((name, tensor));
         Ok(())
     }
 
@@ -233,7 +249,8 @@ impl<F: Float> StateDict<F> {
     /// length beyond the file, a header that is not JSON, offsets that disagree with shapes
     /// and dtypes or do not cover the data) or hold a tensor whose dtype is not `F32` or
     /// `F64`. Nothing is allocated from a size the header claims without the data being
-    /// there.
+    /// there; [`Error::TooLarge`] or [`Error::OutOfMemory`] if a tensor's values cannot be
+    /// held.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let st = SafeTensors::deserialize(bytes).map_err(safetensors_error)?;
         let mut named = st.tensors();
@@ -241,15 +258,19 @@ impl<F: Float> StateDict<F> {
         let mut out = StateDict::new();
         for (name, view) in named {
             let data = view.data();
-            let values: Vec<F> = match view.dtype() {
-                Dtype::F32 => data
-                    .chunks_exact(4)
-                    .map(|c| F::of(f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))))
-                    .collect(),
-                Dtype::F64 => data
-                    .chunks_exact(8)
-                    .map(|c| F::of(f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])))
-                    .collect(),
+            // The header's shape agrees with the bytes present (safetensors checks that), but
+            // an f32 file read as f64 doubles them: the count is held to the limit and the
+            // memory reserved fallibly.
+            let what = format_args!("safetensors tensor `{name}` {}", fmt_shape(view.shape()));
+            let mut values = limits::try_with_capacity(limits::elements(what, view.shape())?, what)?;
+            match view.dtype() {
+                Dtype::F32 => values.extend(
+                    data.chunks_exact(4).map(|c| F::of(f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])))),
+                ),
+                Dtype::F64 => values.extend(
+                    data.chunks_exact(8)
+                        .map(|c| F::of(f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))),
+                ),
                 other => {
                     return Err(Error::format(
                         format!("dtype of safetensors tensor `{name}`"),
@@ -257,7 +278,7 @@ impl<F: Float> StateDict<F> {
                         format!("{other:?}"),
                     ))
                 }
-            };
+            }
             let tensor = ArrayD::from_shape_vec(IxDyn(view.shape()), values).map_err(|e| {
                 Error::format(format!("safetensors tensor `{name}`"), fmt_shape(view.shape()), e.to_string())
             })?;
@@ -275,12 +296,14 @@ impl<F: Float> StateDict<F> {
         Self::from_bytes(&file::read(path.as_ref())?)
     }
 
-    fn raw(&self) -> Vec<(String, Raw)> {
+    fn raw(&self) -> Result<Vec<(String, Raw)>> {
         let dtype = dtype_of::<F>();
         self.entries
             .iter()
             .map(|(name, t)| {
-                let mut bytes = Vec::with_capacity(t.len() * if dtype == Dtype::F32 { 4 } else { 8 });
+                let size = if dtype == Dtype::F32 { 4 } else { 8 };
+                let what = format_args!("safetensors bytes of `{name}`");
+                let mut bytes = limits::try_with_capacity(limits::mul(what, t.len(), size)?, what)?;
                 for v in t.iter() {
                     let v = v.to_f64_exact();
                     if dtype == Dtype::F32 {
@@ -289,7 +312,7 @@ impl<F: Float> StateDict<F> {
                         bytes.extend_from_slice(&v.to_le_bytes());
                     }
                 }
-                (name.clone(), Raw { dtype, shape: t.shape().to_vec(), bytes })
+                Ok((name.clone(), Raw { dtype, shape: t.shape().to_vec(), bytes }))
             })
             .collect()
     }
@@ -299,9 +322,9 @@ impl<F: Float> StateDict<F> {
     ///
     /// # Errors
     /// [`Error::Format`] if the safetensors writer refuses the dict (a header over its
-    /// 100 MB limit).
+    /// 100 MB limit); [`Error::OutOfMemory`] if the tensors' bytes cannot be allocated.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let raw = self.raw();
+        let raw = self.raw()?;
         safetensors::serialize(raw.iter().map(|(k, r)| (k.as_str(), r)), None).map_err(safetensors_error)
     }
 
@@ -656,40 +679,51 @@ fn spec_of<'a, F: Float>(layers: &[&'a dyn Layer<F>]) -> Result<(RnnSpec, Vec<St
 /// biases.
 ///
 /// # Errors
-/// [`Error::InvalidConfig`] naming the first layer PyTorch cannot represent and why.
+/// [`Error::InvalidConfig`] naming the first layer PyTorch cannot represent and why;
+/// [`Error::OutOfMemory`] if the transposed copies cannot be allocated.
 pub fn export_recurrent<F: Float>(layers: &[&dyn Layer<F>]) -> Result<StateDict<F>> {
     let (spec, stages) = spec_of(layers)?;
     let mut dict = StateDict::new();
     for (k, s) in stages.iter().enumerate() {
         for (half, suffix) in s.halves.iter().zip(SUFFIXES) {
             let w = half.weights();
-            dict.insert(format!("weight_ih_l{k}{suffix}"), w.kernel.t().to_owned().into_dyn())?;
-            dict.insert(format!("weight_hh_l{k}{suffix}"), w.recurrent_kernel.t().to_owned().into_dyn())?;
-            dict.insert(format!("bias_ih_l{k}{suffix}"), w.bias.clone().into_dyn())?;
-            let bias_hh = match &w.recurrent_bias {
-                Some(b) => b.clone(),
-                None => Array1::zeros(w.bias.len()),
+            let copy = |key: &str, a: ArrayViewD<'_, F>| -> Result<ArrayD<F>> {
+                limits::try_map(&a, |&v| v, format_args!("export of `{key}{suffix}`"))
             };
-            dict.insert(format!("bias_hh_l{k}{suffix}"), bias_hh.into_dyn())?;
+            let key = format!("weight_ih_l{k}{suffix}");
+            dict.insert(key.clone(), copy(&key, w.kernel.t().into_dyn())?)?;
+            let key = format!("weight_hh_l{k}{suffix}");
+            dict.insert(key.clone(), copy(&key, w.recurrent_kernel.t().into_dyn())?)?;
+            let key = format!("bias_ih_l{k}{suffix}");
+            dict.insert(key.clone(), copy(&key, w.bias.view().into_dyn())?)?;
+            let key = format!("bias_hh_l{k}{suffix}");
+            let bias_hh = match &w.recurrent_bias {
+                Some(b) => copy(&key, b.view().into_dyn())?,
+                None => limits::try_zeros(IxDyn(&[w.bias.len()]), format_args!("export of `{key}`"))?,
+            };
+            dict.insert(key, bias_hh)?;
         }
     }
     debug_assert_eq!(dict.len(), spec.keys().len());
     Ok(dict)
 }
 
-/// A 2-D view of a state-dict tensor of the expected shape, finite.
-fn tensor2<F: Float>(dict: &StateDict<F>, key: &str, module: &str, want: [usize; 2]) -> Result<Array2<F>> {
+/// The transpose of a 2-D tensor of the expected shape, finite, row-major (PyTorch's
+/// `(out, in)` as this crate's `(in, out)`).
+fn tensor2_t<F: Float>(dict: &StateDict<F>, key: &str, module: &str, want: [usize; 2]) -> Result<Array2<F>> {
     let t = tensor(dict, key, module, &want)?;
-    t.into_dimensionality::<Ix2>()
-        .map(|a| a.as_standard_layout().into_owned())
-        .map_err(|e| Error::shape(format!("{module} state_dict `{key}`"), fmt_shape(&want), e.to_string()))
+    let t = t
+        .into_dimensionality::<Ix2>()
+        .map_err(|e| Error::shape(format!("{module} state_dict `{key}`"), fmt_shape(&want), e.to_string()))?;
+    limits::try_map(&t.t(), |&v| v, format_args!("{module} transpose of `{key}`"))
 }
 
 fn tensor1<F: Float>(dict: &StateDict<F>, key: &str, module: &str, len: usize) -> Result<Array1<F>> {
     let t = tensor(dict, key, module, &[len])?;
-    t.into_dimensionality::<Ix1>()
-        .map(|a| a.to_owned())
-        .map_err(|e| Error::shape(format!("{module} state_dict `{key}`"), fmt_shape(&[len]), e.to_string()))
+    let t = t
+        .into_dimensionality::<Ix1>()
+        .map_err(|e| Error::shape(format!("{module} state_dict `{key}`"), fmt_shape(&[len]), e.to_string()))?;
+    limits::try_map(&t, |&v| v, format_args!("{module} copy of `{key}`"))
 }
 
 fn tensor<'a, F: Float>(dict: &'a StateDict<F>, key: &str, module: &str, want: &[usize]) -> Result<ArrayViewD<'a, F>> {
@@ -719,7 +753,8 @@ fn scratch_rng() -> StdRng {
     StdRng::seed_from_u64(0)
 }
 
-/// Builds one direction of layer `k` from the dict's tensors.
+/// Builds one direction of layer `k` from the dict's tensors, taking its weights as they are
+/// (no initialisation drawn and thrown away: a 4096-unit layer would spend seconds on it).
 fn import_half<F: Float>(
     dict: &StateDict<F>,
     spec: &RnnSpec,
@@ -730,38 +765,34 @@ fn import_half<F: Float>(
     let suffix = SUFFIXES[usize::from(reverse)];
     let (h, input) = (spec.hidden_size, spec.layer_input_size(k));
     let gh = spec.mode.gates() * h;
-    let w_ih = tensor2(dict, &format!("weight_ih_l{k}{suffix}"), module, [gh, input])?;
-    let w_hh = tensor2(dict, &format!("weight_hh_l{k}{suffix}"), module, [gh, h])?;
+    let kernel = tensor2_t(dict, &format!("weight_ih_l{k}{suffix}"), module, [gh, input])?;
+    let recurrent_kernel = tensor2_t(dict, &format!("weight_hh_l{k}{suffix}"), module, [gh, h])?;
     let (b_ih, b_hh) = if spec.bias {
         (
             tensor1(dict, &format!("bias_ih_l{k}{suffix}"), module, gh)?,
             tensor1(dict, &format!("bias_hh_l{k}{suffix}"), module, gh)?,
         )
     } else {
-        (Array1::zeros(gh), Array1::zeros(gh))
+        (limits::try_zeros(gh, "bias_ih")?, limits::try_zeros(gh, "bias_hh")?)
     };
-    let kernel = w_ih.t().as_standard_layout().into_owned();
-    let recurrent_kernel = w_hh.t().as_standard_layout().into_owned();
-    let mut rng = scratch_rng();
+    // PyTorch only ever uses b_ih + b_hh, except inside the GRU's candidate.
+    let combined = |mut b_ih: Array1<F>, b_hh: Array1<F>| {
+        b_ih += &b_hh;
+        b_ih
+    };
     let layer: Box<dyn RecurrentLayer<F>> = match spec.mode {
         RnnMode::RnnTanh | RnnMode::RnnRelu => {
-            let act = if spec.mode == RnnMode::RnnTanh { Activation::Tanh } else { Activation::Relu };
-            let cfg = SimpleRnnConfig::new(input, h).with_activation(act);
-            let mut l = cfg.with_return_sequences(true).with_go_backwards(reverse).init::<F, _>(&mut rng)?;
-            l.set_weights(Weights { kernel, recurrent_kernel, bias: &b_ih + &b_hh, recurrent_bias: None })?;
-            named(l, k, reverse)
+            let activation = if spec.mode == RnnMode::RnnTanh { Activation::Tanh } else { Activation::Relu };
+            let w = Weights { kernel, recurrent_kernel, bias: combined(b_ih, b_hh), recurrent_bias: None };
+            named(SimpleRnn::from_weights(SimpleRnnCell { activation }, w, true, reverse)?, k, reverse)
         }
         RnnMode::Lstm => {
-            let cfg = LstmConfig::new(input, h).with_return_sequences(true).with_go_backwards(reverse);
-            let mut l = cfg.init::<F, _>(&mut rng)?;
-            l.set_weights(Weights { kernel, recurrent_kernel, bias: &b_ih + &b_hh, recurrent_bias: None })?;
-            named(l, k, reverse)
+            let w = Weights { kernel, recurrent_kernel, bias: combined(b_ih, b_hh), recurrent_bias: None };
+            named(Lstm::from_weights(LstmCell::default(), w, true, reverse)?, k, reverse)
         }
         RnnMode::Gru => {
-            let cfg = GruConfig::new(input, h).with_return_sequences(true).with_go_backwards(reverse);
-            let mut l = cfg.init::<F, _>(&mut rng)?;
-            l.set_weights(Weights { kernel, recurrent_kernel, bias: b_ih, recurrent_bias: Some(b_hh) })?;
-            named(l, k, reverse)
+            let w = Weights { kernel, recurrent_kernel, bias: b_ih, recurrent_bias: Some(b_hh) };
+            named(Gru::from_weights(GruCell::default(), w, true, reverse)?, k, reverse)
         }
     };
     Ok(layer)
@@ -791,7 +822,8 @@ impl<F: Float> TorchRnn<F> {
     /// * [`Error::ShapeMismatch`] naming the key: a tensor of the wrong rank or shape
     ///   (also what a state dict of another module gives, e.g. a GRU's imported as LSTM);
     /// * [`Error::NonFinite`] naming the key: NaN or infinite weights;
-    /// * [`Error::InvalidConfig`]: `hidden_size` or `input_size` 0.
+    /// * [`Error::InvalidConfig`]: `hidden_size` or `input_size` 0;
+    /// * [`Error::TooLarge`] or [`Error::OutOfMemory`]: weights too large to hold.
     pub fn import(dict: &StateDict<F>, mode: RnnMode) -> Result<Self> {
         let module = mode.module();
         let mut num_layers = 0;
@@ -932,6 +964,8 @@ impl<F: Float> TorchRnn<F> {
     /// forward passes, prefixed with the layer (`"nn.RNN layer 1: ..."`). `NonFinite` also
     /// comes when one layer's output overflows to infinity (weights too large for the
     /// dtype, a relu RNN that explodes) and the next layer refuses that input.
+    /// [`Error::TooLarge`] or [`Error::OutOfMemory`] when the input copy, a state or a
+    /// layer's buffers cannot be held.
     pub fn forward(
         &mut self,
         x: ArrayView3<'_, F>,
@@ -964,24 +998,24 @@ impl<F: Float> TorchRnn<F> {
                 }
             }
         }
-        let state = |i: usize| -> Option<State<F>> {
+        let state = |i: usize| -> Result<Option<State<F>>> {
             if h0.is_none() && c0.is_none() {
-                return None;
+                return Ok(None);
             }
-            let zeros = || Array2::zeros((batch, spec.hidden_size));
-            let h = h0.as_ref().map(|a| a.index_axis(Axis(0), i).to_owned()).unwrap_or_else(zeros);
-            let c = spec
-                .mode
-                .has_cell_state()
-                .then(|| c0.as_ref().map(|a| a.index_axis(Axis(0), i).to_owned()).unwrap_or_else(zeros));
-            Some(State { h, c })
+            let part = |s: &Option<ArrayView3<'_, F>>, what: &str| match s {
+                Some(a) => limits::try_map(&a.index_axis(Axis(0), i), |&v| v, format_args!("{module} {what}[{i}]")),
+                None => limits::try_zeros((batch, spec.hidden_size), format_args!("{module} {what}[{i}] (B, H)")),
+            };
+            let h = part(&h0, "h0")?;
+            let c = if spec.mode.has_cell_state() { Some(part(&c0, "c0")?) } else { None };
+            Ok(Some(State { h, c }))
         };
-        let mut input = x.to_owned();
+        let mut input = limits::try_map(&x, |&v| v, format_args!("{module} input copy"))?;
         let mut finals: Vec<State<F>> = Vec::with_capacity(want[0]);
         for (k, layer) in self.layers.iter_mut().enumerate() {
             let ctx = format!("{module} layer {k}:");
             let out = if let Some(bi) = (layer.as_mut() as &mut dyn std::any::Any).downcast_mut::<Bidirectional<F>>() {
-                let (fs, bs) = (state(k * d), state(k * d + 1));
+                let (fs, bs) = (state(k * d)?, state(k * d + 1)?);
                 let out = bi
                     .forward_with_states(input.view(), fs.as_ref(), bs.as_ref(), Mode::Infer)
                     .map_err(|e| within(&ctx, e))?;
@@ -989,7 +1023,7 @@ impl<F: Float> TorchRnn<F> {
                 finals.extend(bi.backward_layer().final_state().cloned());
                 out
             } else if let Some(r) = layer.as_recurrent_mut() {
-                let s = state(k * d);
+                let s = state(k * d)?;
                 let out = r.forward_with_state(input.view(), s.as_ref(), Mode::Infer).map_err(|e| within(&ctx, e))?;
                 finals.extend(r.final_state().cloned());
                 out
@@ -1064,12 +1098,12 @@ pub fn import_linear<F: Float>(dict: &StateDict<F>) -> Result<Dense<F>> {
     }
     let (out, inp) = shape2(dict, "weight", module)?;
     let mut dense = DenseConfig::new(inp, out).init::<F, _>(&mut scratch_rng())?;
-    let weight = tensor2(dict, "weight", module, [out, inp])?;
+    let kernel = tensor2_t(dict, "weight", module, [out, inp])?;
     let bias = match dict.get("bias") {
         Some(_) => tensor1(dict, "bias", module, out)?,
-        None => Array1::zeros(out),
+        None => limits::try_zeros(out, "nn.Linear bias")?,
     };
-    dense.set_kernel(weight.t().as_standard_layout().into_owned())?;
+    dense.set_kernel(kernel)?;
     dense.set_bias(bias)?;
     Ok(dense)
 }
@@ -1078,7 +1112,8 @@ pub fn import_linear<F: Float>(dict: &StateDict<F>) -> Result<Dense<F>> {
 /// `bias` `(out)`.
 ///
 /// # Errors
-/// [`Error::InvalidConfig`] unless the layer is linear (`nn.Linear` has no activation).
+/// [`Error::InvalidConfig`] unless the layer is linear (`nn.Linear` has no activation);
+/// [`Error::OutOfMemory`] if the copies cannot be allocated.
 pub fn export_linear<F: Float>(dense: &Dense<F>) -> Result<StateDict<F>> {
     let act = dense.config().activation;
     if act != Activation::Linear {
@@ -1089,8 +1124,8 @@ pub fn export_linear<F: Float>(dense: &Dense<F>) -> Result<StateDict<F>> {
         ));
     }
     let mut dict = StateDict::new();
-    dict.insert("weight", dense.kernel().t().to_owned().into_dyn())?;
-    dict.insert("bias", dense.bias().clone().into_dyn())?;
+    dict.insert("weight", limits::try_map(&dense.kernel().t().into_dyn(), |&v| v, "nn.Linear export of `weight`")?)?;
+    dict.insert("bias", limits::try_map(&dense.bias().view().into_dyn(), |&v| v, "nn.Linear export of `bias`")?)?;
     Ok(dict)
 }
 

@@ -12,7 +12,7 @@
 //! the merge of the forward half's last state and the backward half's last state (the one
 //! after reading x_1).
 
-use ndarray::{concatenate, Array2, ArrayD, ArrayView2, ArrayView3, ArrayViewD, Axis, Ix3};
+use ndarray::{Array2, ArrayD, ArrayView2, ArrayView3, ArrayViewD, Axis, Ix3};
 use ndarray_rand::rand::RngCore;
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::layers::layer::{Layer, Mode, ParamMut, ParamRef, Params};
 use crate::layers::recurrent::{RecurrentLayer, State};
+use crate::limits;
 use crate::shape::{check_finite, check_same, fmt_shape};
 
 /// How the two directions' outputs are combined.
@@ -43,6 +44,9 @@ struct BiCache<F> {
     fwd: ArrayD<F>,
     /// The backward half's output, aligned with the forward half's positions.
     bwd: ArrayD<F>,
+    /// The halves' pass counts after this forward pass: a half run again on its own since
+    /// (through `*_layer_mut`) holds another pass in its cache.
+    passes: (u64, u64),
 }
 
 /// A recurrent layer and a go-backwards copy of it, run side by side and merged.
@@ -182,15 +186,54 @@ impl<F: Float> Bidirectional<F> {
         self.forward.return_sequences()
     }
 
-    /// Flips a `(B, T, H)` output along time; leaves `(B, H)` alone.
-    fn align(&self, a: ArrayD<F>) -> ArrayD<F> {
+    /// Flips a `(B, T, H)` output along time (into a new array, reserved fallibly); leaves
+    /// `(B, H)` alone.
+    fn align(&self, a: ArrayD<F>, what: &str) -> Result<ArrayD<F>> {
         if self.seq() {
             let mut a = a;
             a.invert_axis(Axis(1));
-            a.as_standard_layout().into_owned()
+            limits::try_map(&a, |&v| v, format_args!("{} {what} (B, T, H)", self.name))
         } else {
-            a
+            Ok(a)
         }
+    }
+
+    /// `op` applied to `a` and `b` element by element (same shape), into a new array.
+    fn zip_with(
+        &self,
+        a: ArrayViewD<'_, F>,
+        b: ArrayViewD<'_, F>,
+        op: impl Fn(F, F) -> F,
+        what: &str,
+    ) -> Result<ArrayD<F>> {
+        check_same(format_args!("{} {what}", self.name), a.shape(), b.shape())?;
+        let mut data = limits::try_with_capacity(a.len(), format_args!("{} {what}", self.name))?;
+        data.extend(a.iter().zip(b.iter()).map(|(&x, &y)| op(x, y)));
+        ArrayD::from_shape_vec(a.raw_dim(), data)
+            .map_err(|e| Error::shape(format!("{} {what}", self.name), fmt_shape(a.shape()), e.to_string()))
+    }
+
+    /// `[f | b]` on the last axis, into memory reserved fallibly (the width doubles, so the
+    /// element count is checked).
+    fn concat(&self, f: &ArrayD<F>, b: &ArrayD<F>) -> Result<ArrayD<F>> {
+        let what = format_args!("{} merged output (..., 2·H)", self.name);
+        let h = f.shape().last().copied().unwrap_or(0);
+        let mut shape = f.shape().to_vec();
+        if let Some(last) = shape.last_mut() {
+            *last = limits::mul(what, 2, h)?;
+        }
+        let n = limits::elements(what, &shape)?;
+        let (fs, bs) = match (f.as_slice(), b.as_slice()) {
+            (Some(fs), Some(bs)) => (fs, bs),
+            _ => return Err(Error::shape("Bidirectional halves", "row-major (standard layout)", "strided")),
+        };
+        let mut data = limits::try_with_capacity(n, what)?;
+        for (fr, br) in fs.chunks_exact(h.max(1)).zip(bs.chunks_exact(h.max(1))) {
+            data.extend_from_slice(fr);
+            data.extend_from_slice(br);
+        }
+        ArrayD::from_shape_vec(shape.as_slice(), data)
+            .map_err(|e| Error::shape("Bidirectional merge", fmt_shape(&shape), e.to_string()))
     }
 
     /// Runs both halves from explicit initial states (`None`: zeros), PyTorch's `h0` for the
@@ -245,24 +288,22 @@ impl<F: Float> Bidirectional<F> {
         if let Some(m) = &mask {
             check_same(format_args!("{} mask (B, T)", self.name), &[batch, x.dim().1], m.shape())?;
         }
+        self.cache = None;
         let f = self.forward.forward_masked_with_state(x.view(), mask, forward_state, mode)?;
         let b = self.backward.forward_masked_with_state(x, mask, backward_state, mode)?;
-        let b = self.align(b);
-        self.cache = None;
+        let b = self.align(b, "backward half output")?;
         // The halves were checked to agree, so their outputs have one shape.
         check_same(format_args!("{} backward half output", self.name), f.shape(), b.shape())?;
+        let half = F::of(0.5);
         let out = match self.merge {
-            MergeMode::Concat => {
-                let axis = Axis(f.ndim() - 1);
-                concatenate(axis, &[f.view(), b.view()])
-                    .map_err(|e| Error::shape("Bidirectional merge", "equal halves", e.to_string()))?
-            }
-            MergeMode::Sum => &f + &b,
-            MergeMode::Mul => &f * &b,
-            MergeMode::Average => (&f + &b).mapv(|v| v * F::of(0.5)),
+            MergeMode::Concat => self.concat(&f, &b)?,
+            MergeMode::Sum => self.zip_with(f.view(), b.view(), |x, y| x + y, "merged output")?,
+            MergeMode::Mul => self.zip_with(f.view(), b.view(), |x, y| x * y, "merged output")?,
+            MergeMode::Average => self.zip_with(f.view(), b.view(), |x, y| (x + y) * half, "merged output")?,
         };
         if mode == Mode::Train {
-            self.cache = Some(BiCache { fwd: f, bwd: b });
+            self.cache =
+                Some(BiCache { fwd: f, bwd: b, passes: (self.forward.pass_count(), self.backward.pass_count()) });
         }
         Ok(out)
     }
@@ -342,6 +383,11 @@ impl<F: Float> Layer<F> for Bidirectional<F> {
             Some(c) if self.forward.has_cache() && self.backward.has_cache() => c,
             _ => return Err(Error::NoForwardCache { layer: self.name.clone() }),
         };
+        if cache.passes != (self.forward.pass_count(), self.backward.pass_count()) {
+            return Err(Error::NoForwardCache {
+                layer: format!("{} (a half ran again on its own since the Bidirectional forward pass)", self.name),
+            });
+        }
         // A half reconfigured since the forward pass dropped its cache (its setters do), so
         // reaching here means both still match the cached outputs.
         check_halves(self.forward.as_ref(), self.backward.as_ref(), true)?;
@@ -355,20 +401,34 @@ impl<F: Float> Layer<F> for Bidirectional<F> {
         check_finite(format_args!("{} grad_output", self.name), &grad_output)?;
         let h = self.forward.units();
         let last = grad_output.ndim() - 1;
+        let copy = |a: ArrayViewD<'_, F>, scale: F, what: &str| {
+            limits::try_map(&a, |&v| v * scale, format_args!("{} {what}", self.name))
+        };
+        let (one, half) = (F::one(), F::of(0.5));
         let (gf, gb): (ArrayD<F>, ArrayD<F>) = match self.merge {
             MergeMode::Concat => (
-                grad_output.slice_axis(Axis(last), (0..h).into()).to_owned(),
-                grad_output.slice_axis(Axis(last), (h..2 * h).into()).to_owned(),
+                copy(grad_output.slice_axis(Axis(last), (0..h).into()), one, "forward half grad_output")?,
+                copy(grad_output.slice_axis(Axis(last), (h..2 * h).into()), one, "backward half grad_output")?,
             ),
-            MergeMode::Sum => (grad_output.to_owned(), grad_output.to_owned()),
-            MergeMode::Mul => (&grad_output * &cache.bwd, &grad_output * &cache.fwd),
-            MergeMode::Average => {
-                let half = grad_output.mapv(|v| v * F::of(0.5));
-                (half.clone(), half)
-            }
+            MergeMode::Sum => (
+                copy(grad_output.view(), one, "forward half grad_output")?,
+                copy(grad_output.view(), one, "backward half grad_output")?,
+            ),
+            MergeMode::Mul => (
+                self.zip_with(grad_output.view(), cache.bwd.view(), |g, o| g * o, "forward half grad_output")?,
+                self.zip_with(grad_output.view(), cache.fwd.view(), |g, o| g * o, "backward half grad_output")?,
+            ),
+            MergeMode::Average => (
+                copy(grad_output.view(), half, "forward half grad_output")?,
+                copy(grad_output.view(), half, "backward half grad_output")?,
+            ),
         };
         // The backward half produced its outputs in reading order; flip the gradient back.
-        let gb = self.align(gb);
+        let gb = self.align(gb, "backward half grad_output")?;
+        // Both halves' memory first: the second cannot then fail after the first has added
+        // to its gradients.
+        self.forward.reserve_backward()?;
+        self.backward.reserve_backward()?;
         let dx_f = self.forward.backward_with_state(gf.view(), None)?;
         let dx_b = self.backward.backward_with_state(gb.view(), None)?;
         Ok((dx_f + dx_b).into_dyn())

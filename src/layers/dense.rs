@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use crate::activation::Activation;
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::init::glorot_uniform;
+use crate::init::glorot_uniform_named;
 use crate::layers::layer::{Layer, Mode, ParamMut, ParamRef, Params};
+use crate::limits;
 use crate::linalg::{add_column_sums, gemm, Mat, MatMut};
 use crate::shape::{check_finite, check_nonempty, check_same, fmt_shape};
 
@@ -46,7 +47,10 @@ impl DenseConfig {
     /// Creates the layer with a Glorot-uniform kernel and a zero bias (Keras's defaults).
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] if `in_features` or `units` is 0.
+    /// [`Error::InvalidConfig`] if `in_features` or `units` is 0; [`Error::TooLarge`] if
+    /// `in_features · units` overflows or is over [`crate::limits::MAX_ELEMENTS`] (checked
+    /// before anything is drawn from `rng`); [`Error::OutOfMemory`] if the weights or their
+    /// gradients cannot be allocated.
     pub fn init<F: Float, R: Rng + ?Sized>(&self, rng: &mut R) -> Result<Dense<F>> {
         if self.in_features == 0 {
             return Err(Error::config("Dense input features", "at least 1", 0));
@@ -54,8 +58,9 @@ impl DenseConfig {
         if self.units == 0 {
             return Err(Error::config("Dense units", "at least 1", 0));
         }
-        let kernel = glorot_uniform(rng, self.in_features, self.units);
-        Ok(Dense::from_parts(self.clone(), kernel, Array1::zeros(self.units)))
+        let kernel = glorot_uniform_named(rng, self.in_features, self.units, &"Dense kernel (in, units)")?;
+        let bias = limits::try_zeros(self.units, "Dense bias (units)")?;
+        Dense::from_parts(self.clone(), kernel, bias)
     }
 }
 
@@ -106,16 +111,16 @@ pub struct Dense<F: Float> {
 }
 
 impl<F: Float> Dense<F> {
-    fn from_parts(config: DenseConfig, kernel: Array2<F>, bias: Array1<F>) -> Self {
-        Dense {
+    fn from_parts(config: DenseConfig, kernel: Array2<F>, bias: Array1<F>) -> Result<Self> {
+        Ok(Dense {
             name: "dense".to_string(),
-            grad_kernel: Array2::zeros(kernel.raw_dim()),
-            grad_bias: Array1::zeros(bias.raw_dim()),
+            grad_kernel: limits::try_zeros(kernel.raw_dim(), "Dense kernel gradient (in, units)")?,
+            grad_bias: limits::try_zeros(bias.raw_dim(), "Dense bias gradient (units)")?,
             config,
             kernel,
             bias,
             cache: None,
-        }
+        })
     }
 
     /// The configuration the layer was built from.
@@ -237,24 +242,37 @@ impl<F: Float> Layer<F> for Dense<F> {
 
     fn forward(&mut self, input: ArrayViewD<'_, F>, mode: Mode) -> Result<ArrayD<F>> {
         self.check_input(&input)?;
-        self.cache = None;
         let (fin, units) = (self.config.in_features, self.config.units);
         let rows = input.len() / fin;
-        let x: Vec<F> = input.iter().copied().collect();
-        let mut y = Array2::from_shape_fn((rows, units), |(_, j)| self.bias[j]);
-        let ys = y.as_slice_mut().ok_or_else(|| Error::shape("Dense output buffer", "contiguous", "strided"))?;
+        // The output's size is the caller's rows times the layer's units: checked, and every
+        // buffer reserved fallibly before any arithmetic.
+        let n_out = limits::mul(format_args!("{} output (rows, units)", self.name), rows, units)?;
+        self.cache = None;
+        let name = &self.name;
+        let mut x = limits::try_with_capacity(input.len(), format_args!("{name} input copy (rows, in)"))?;
+        let mut y = limits::try_with_capacity(n_out, format_args!("{name} output (rows, units)"))?;
+        let mut kept = if mode == Mode::Train {
+            limits::try_with_capacity(n_out, format_args!("{name} cached output (rows, units)"))?
+        } else {
+            Vec::new()
+        };
+        x.extend(input.iter().copied());
+        for _ in 0..rows {
+            y.extend(self.bias.iter().copied());
+        }
         let ks = self.kernel.as_standard_layout();
         let ks = contiguous("Dense kernel", &ks)?;
-        gemm(Mat::new(&x, rows, fin), Mat::new(ks, fin, units), MatMut::new(ys, rows, units), true)?;
-        self.config.activation.apply_rows(ys, units);
+        gemm(Mat::new(&x, rows, fin), Mat::new(ks, fin, units), MatMut::new(&mut y, rows, units), true)?;
+        self.config.activation.apply_rows(&mut y, units);
+        kept.extend_from_slice(&y);
         let mut out_shape = input.shape().to_vec();
         let last = out_shape.len() - 1;
         out_shape[last] = units;
-        let out = y
-            .clone()
-            .into_shape_with_order(IxDyn(&out_shape))
+        let out = ArrayD::from_shape_vec(IxDyn(&out_shape), y)
             .map_err(|e| Error::shape("Dense output", fmt_shape(&out_shape), e.to_string()))?;
         if mode == Mode::Train {
+            let y = Array2::from_shape_vec((rows, units), kept)
+                .map_err(|e| Error::shape("Dense output buffer", format!("({rows}, {units})"), e.to_string()))?;
             let x = Array2::from_shape_vec((rows, fin), x)
                 .map_err(|e| Error::shape("Dense input buffer", format!("({rows}, {fin})"), e.to_string()))?;
             self.cache = Some(DenseCache { x, y, in_shape: input.shape().to_vec() });
@@ -271,8 +289,12 @@ impl<F: Float> Layer<F> for Dense<F> {
         out_shape[last] = units;
         check_same(format_args!("{} grad_output (must match the output)", self.name), &out_shape, grad_output.shape())?;
         check_finite(format_args!("{} grad_output", self.name), &grad_output)?;
+        // Reserved before any gradient is accumulated.
+        let name = &self.name;
+        let mut da = limits::try_with_capacity(grad_output.len(), format_args!("{name} grad_output copy"))?;
+        let mut dx = limits::try_vec(rows * fin, F::zero(), format_args!("{name} input gradient (rows, in)"))?;
         // dA = act'(y) ⊙ dy, rows × units.
-        let mut da: Vec<F> = grad_output.iter().copied().collect();
+        da.extend(grad_output.iter().copied());
         let ys = contiguous("Dense cached output", &cache.y)?;
         self.config.activation.backward_rows_inplace(ys, &mut da, units);
         // dW += xᵀ dA ; db += Σ_rows dA ; dx = dA Wᵀ.
@@ -281,7 +303,6 @@ impl<F: Float> Layer<F> for Dense<F> {
         gemm(Mat::new(xs, rows, fin).t(), Mat::new(&da, rows, units), MatMut::new(gk, fin, units), true)?;
         let gb = self.grad_bias.as_slice_mut().ok_or_else(|| Error::shape("Dense grad", "contiguous", "strided"))?;
         add_column_sums(&da, rows, units, units, gb);
-        let mut dx = vec![F::zero(); rows * fin];
         let ks = self.kernel.as_standard_layout();
         gemm(
             Mat::new(&da, rows, units),

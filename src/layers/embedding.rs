@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::layers::layer::{Layer, Mode, ParamMut, ParamRef, Params};
+use crate::limits;
 use crate::shape::{check_finite, check_nonempty, check_same, fmt_index, fmt_shape};
 
 /// Half-width of the uniform initialisation, Keras's `RandomUniform(-0.05, 0.05)`.
@@ -55,7 +56,10 @@ impl EmbeddingConfig {
     /// default), in row-major order from `rng`.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] if `vocab_size` or `dim` is 0.
+    /// [`Error::InvalidConfig`] if `vocab_size` or `dim` is 0; [`Error::TooLarge`] if
+    /// `vocab_size · dim` overflows or is over [`crate::limits::MAX_ELEMENTS`] (checked before
+    /// anything is drawn from `rng`); [`Error::OutOfMemory`] if the table or its gradient
+    /// cannot be allocated.
     pub fn init<F: Float, R: Rng + ?Sized>(&self, rng: &mut R) -> Result<Embedding<F>> {
         if self.vocab_size == 0 {
             return Err(Error::config("Embedding vocab_size", "at least 1", 0));
@@ -63,16 +67,15 @@ impl EmbeddingConfig {
         if self.dim == 0 {
             return Err(Error::config("Embedding dim", "at least 1", 0));
         }
-        let table = Array2::from_shape_fn((self.vocab_size, self.dim), |_| {
-            F::of((2.0 * rng.random::<f64>() - 1.0) * INIT_LIMIT)
-        });
-        Ok(Embedding {
-            name: "embedding".to_string(),
-            config: self.clone(),
-            grad: Array2::zeros(table.raw_dim()),
-            table,
-            cache: None,
-        })
+        let what = "Embedding embeddings (vocab_size, dim)";
+        let count = limits::mul(what, self.vocab_size, self.dim)?;
+        // Both reserved before drawing, so a refusal leaves `rng` untouched.
+        let grad = limits::try_zeros((self.vocab_size, self.dim), "Embedding embeddings gradient (vocab_size, dim)")?;
+        let mut data = limits::try_with_capacity(count, what)?;
+        data.extend((0..count).map(|_| F::of((2.0 * rng.random::<f64>() - 1.0) * INIT_LIMIT)));
+        let table = Array2::from_shape_vec((self.vocab_size, self.dim), data)
+            .map_err(|e| Error::shape(what, format!("({}, {})", self.vocab_size, self.dim), e.to_string()))?;
+        Ok(Embedding { name: "embedding".to_string(), config: self.clone(), grad, table, cache: None })
     }
 }
 
@@ -142,8 +145,9 @@ impl<F: Float> Embedding<F> {
     pub fn set_embeddings(&mut self, table: Array2<F>) -> Result<()> {
         check_same("Embedding embeddings", self.table.shape(), table.shape())?;
         check_finite("Embedding embeddings", &table)?;
-        // Row-major, whatever layout came in: forward copies rows as slices.
-        self.table = table.as_standard_layout().into_owned();
+        // Row-major, whatever layout came in: forward copies rows as slices. (Moved when it
+        // already is; copied only otherwise.)
+        self.table = if table.is_standard_layout() { table } else { table.as_standard_layout().into_owned() };
         Ok(())
     }
 
@@ -178,7 +182,7 @@ impl<F: Float> Embedding<F> {
         let what = || format!("{} input (token ids)", self.name);
         let vocab = self.config.vocab_size;
         let limit = F::of(vocab as f64);
-        let mut ids = Vec::with_capacity(input.len());
+        let mut ids = limits::try_with_capacity(input.len(), format_args!("{} token ids (B, T)", self.name))?;
         // One pass, so the first bad id in row-major order is the one reported.
         for (flat, &v) in input.iter().enumerate() {
             if !v.is_finite() {
@@ -271,9 +275,12 @@ impl<F: Float> Layer<F> for Embedding<F> {
 
     fn forward(&mut self, input: ArrayViewD<'_, F>, mode: Mode) -> Result<ArrayD<F>> {
         let ids = self.ids(&input)?;
-        self.cache = None;
         let dim = self.config.dim;
-        let mut out = Vec::with_capacity(ids.len() * dim);
+        // B·T from the input times the layer's dim.
+        let what = format_args!("{} output (B, T, dim)", self.name);
+        let n_out = limits::elements(what, &[ids.len(), dim])?;
+        self.cache = None;
+        let mut out = limits::try_with_capacity(n_out, what)?;
         for &id in &ids {
             out.extend(self.table.row(id).iter().copied());
         }
@@ -292,7 +299,9 @@ impl<F: Float> Layer<F> for Embedding<F> {
         let out_shape = [cache.in_shape[0], cache.in_shape[1], dim];
         check_same(format_args!("{} grad_output (must match the output)", self.name), &out_shape, grad_output.shape())?;
         check_finite(format_args!("{} grad_output", self.name), &grad_output)?;
-        let g = grad_output.as_standard_layout();
+        // Reserved before any gradient is accumulated.
+        let dids = limits::try_zeros(IxDyn(&cache.in_shape), format_args!("{} token id gradient (B, T)", self.name))?;
+        let g = limits::try_standard(grad_output, format_args!("{} grad_output copy", self.name))?;
         let g = g.as_slice().ok_or_else(|| Error::shape("Embedding grad_output", "row-major", "strided"))?;
         // Scatter-add: each position adds its output gradient to its id's row, in order.
         for (&id, dy) in cache.ids.iter().zip(g.chunks_exact(dim)) {
@@ -301,7 +310,7 @@ impl<F: Float> Layer<F> for Embedding<F> {
                 *acc += d;
             }
         }
-        Ok(ArrayD::zeros(IxDyn(&cache.in_shape)))
+        Ok(dids)
     }
 
     fn clear_cache(&mut self) {

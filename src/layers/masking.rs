@@ -47,7 +47,8 @@ use crate::shape::{check_finite, check_nonempty, check_same, fmt_shape};
 pub struct Masking<F: Float> {
     name: String,
     mask_value: F,
-    cache: Option<Array2<bool>>,
+    /// The training pass's mask and feature count.
+    cache: Option<(Array2<bool>, usize)>,
 }
 
 impl<F: Float> Masking<F> {
@@ -154,7 +155,8 @@ impl<F: Float> Layer<F> for Masking<F> {
         for ((i, j), _) in m.indexed_iter().filter(|(_, &keep)| !keep) {
             y.slice_mut(ndarray::s![i, j, ..]).fill(F::zero());
         }
-        self.cache = (mode == Mode::Train).then_some(m);
+        let features = x.dim().2;
+        self.cache = (mode == Mode::Train).then_some((m, features));
         Ok(y.into_dyn())
     }
 
@@ -169,13 +171,13 @@ impl<F: Float> Layer<F> for Masking<F> {
     }
 
     fn backward(&mut self, grad_output: ArrayViewD<'_, F>) -> Result<ArrayD<F>> {
-        let m = self.cache.as_ref().ok_or_else(|| Error::NoForwardCache { layer: self.name.clone() })?;
+        let (m, f) = self.cache.as_ref().ok_or_else(|| Error::NoForwardCache { layer: self.name.clone() })?;
         let g = self.as3(grad_output)?;
         let (b, t) = m.dim();
-        if g.dim().0 != b || g.dim().1 != t {
+        if g.dim() != (b, t, *f) {
             return Err(Error::shape(
                 format!("{} grad_output (must match the output)", self.name),
-                format!("({b}, {t}, F)"),
+                format!("({b}, {t}, {f})"),
                 fmt_shape(g.shape()),
             ));
         }

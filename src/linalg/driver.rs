@@ -99,6 +99,18 @@ fn pack_a<F: Float>(a: &View<'_, F>, i0: usize, mc: usize, p0: usize, kc: usize,
 }
 
 impl<F: Float> PackedB<F> {
+    /// Reserves (fallibly) the memory for packing a `k × n` matrix, so a later
+    /// [`PackedB::pack`] of at most that size does not allocate.
+    pub(crate) fn try_reserve(&mut self, k: usize, n: usize, what: impl std::fmt::Display) -> crate::error::Result<()> {
+        let extra = 64 / std::mem::size_of::<F>();
+        let len = crate::limits::elements(&what, &[k, panels::<F>(n), F::NR])?.saturating_add(extra);
+        let more = len.saturating_sub(self.data.len());
+        self.data.try_reserve_exact(more).map_err(|_| crate::error::Error::OutOfMemory {
+            what: what.to_string(),
+            bytes: len.saturating_mul(std::mem::size_of::<F>()),
+        })
+    }
+
     /// Packs all of `b` (K × N), reusing this buffer's memory.
     pub(crate) fn pack(&mut self, b: View<'_, F>) {
         let (k, n) = (b.rows, b.cols);

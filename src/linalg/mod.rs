@@ -17,6 +17,7 @@
 
 mod driver;
 mod kernel;
+pub(crate) mod qr;
 
 pub(crate) use driver::PackedB;
 use driver::View;
@@ -33,7 +34,7 @@ const SMALL: usize = 256;
 
 /// From this many multiply-adds on, a product is split across threads (when allowed):
 /// about a millisecond of work, against ~20 µs to start a thread.
-const PARALLEL_MIN: usize = 1 << 25;
+pub(crate) const PARALLEL_MIN: usize = 1 << 25;
 
 /// A read-only matrix operand: `rows × cols` stored row-major with row stride `ld`, read
 /// transposed when `trans` is set.

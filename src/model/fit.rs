@@ -780,7 +780,12 @@ impl<F: Float> Sequential<F> {
                     };
                     snapshot_into(self, &mut guard)?;
                     let pred = self.forward(xb, Mode::Train)?;
-                    let out = self.masked_loss(loss, &pred.view(), &yb)?;
+                    // Finite predictions and targets (both checked) whose loss overflows: the
+                    // model has diverged.
+                    let out = match self.masked_loss(loss, &pred.view(), &yb) {
+                        Err(e @ Error::NonFinite { .. }) => return Err(diverged(e.to_string())),
+                        other => other?,
+                    };
                     if !out.value.is_finite() {
                         return Err(diverged(format!("the loss is {}", out.value)));
                     }

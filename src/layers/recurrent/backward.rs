@@ -16,6 +16,48 @@ use crate::parallel::{run_all, split_chunks};
 use crate::shape::{check_finite, check_same};
 
 impl<F: Float, C: Cell<F>> Recurrent<F, C> {
+    /// Reserves every buffer the next backward pass needs, so that pass cannot fail for
+    /// memory once it has started adding to the gradients (see
+    /// [`RecurrentLayer::reserve_backward`](crate::RecurrentLayer::reserve_backward)).
+    ///
+    /// # Errors
+    /// [`Error::NoForwardCache`] without a training forward pass; [`Error::OutOfMemory`] if a
+    /// buffer cannot be reserved. Nothing is accumulated either way.
+    pub fn reserve_backward(&mut self) -> Result<()> {
+        if !self.ws.valid {
+            return Err(Error::NoForwardCache { layer: self.name.clone() });
+        }
+        let (b, t, i, h) = (self.ws.batch, self.ws.steps, self.input_size, self.units);
+        let mut d = Dims::new(&self.cell, t, i, h);
+        d.rdrop = !self.ws.rec_mask.is_empty();
+        let sw = d.sw;
+        let name = self.name.clone();
+        let ws = &mut self.ws;
+        size(&mut ws.dgx, t * b * d.gw, &name, "dgx (T·B, G·H)")?;
+        size(&mut ws.dgh, if d.sep { t * b * d.ew } else { 0 }, &name, "dgh (T·B, E)")?;
+        size(&mut ws.dcache, t * b * d.dw, &name, "dcache (T·B, D)")?;
+        size(&mut ws.carry, if ws.mask.is_empty() { 0 } else { b * (h + sw) }, &name, "carry (B, H + S)")?;
+        size(&mut ws.dh, b * h, &name, "dh (B, H)")?;
+        size(&mut ws.dh_prev, b * h, &name, "dh_prev (B, H)")?;
+        size(&mut ws.dh_rec, if d.rdrop { b * h } else { 0 }, &name, "dh̃ (B, H)")?;
+        size(&mut ws.dc, b * sw, &name, "dc (B, S)")?;
+        size(&mut ws.dc_prev, b * sw, &name, "dc_prev (B, S)")?;
+        size(&mut ws.scratch, b * d.kw, &name, "scratch (B, K)")?;
+        size(&mut ws.dxs, t * b * i, &name, "dxs (T·B, I)")?;
+        ws.sq_norms.clear();
+        size(&mut ws.sq_norms, ws.parts.len() * t, &name, "gradient trace")?;
+
+        if self.slots.recurrent_kernel.is_some() {
+            size(&mut ws.wh_t, d.ew * h, &name, "W_hᵀ (E, H)")?;
+            ws.wh_t_packed.try_reserve(d.ew, h, format_args!("{name} packed W_hᵀ"))?;
+        }
+        limits::try_reserve(&mut ws.out_dx, b * t * i, format_args!("{name} input gradient (B, T, I)"))?;
+        limits::try_reserve(&mut ws.out_dh0, b * h, format_args!("{name} initial state gradient (B, H)"))?;
+        limits::try_reserve(&mut ws.out_dc0, b * sw, format_args!("{name} initial cell state gradient (B, S)"))?;
+        limits::try_reserve(&mut ws.out_sq, t, format_args!("{name} gradient trace (T)"))?;
+        Ok(())
+    }
+
     /// Backpropagation through time with an extra gradient on the final state (for a final
     /// state that feeds something else, as an encoder's feeds a decoder). `None` means the
     /// final state gets gradient only through the output. Returns dL/dx `(B, T, I)`.
@@ -42,25 +84,13 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         let g = grad_output.as_standard_layout();
         let g = g.as_slice().ok_or_else(|| Error::shape("grad_output copy", "row-major", "strided"))?;
 
+        self.reserve_backward()?;
         let mut d = Dims::new(&self.cell, t, i, h);
         d.idrop = !self.ws.in_mask.is_empty();
         d.rdrop = !self.ws.rec_mask.is_empty();
         let sw = d.sw;
-        let name = self.name.clone();
         let ws = &mut self.ws;
-        size(&mut ws.dgx, t * b * d.gw, &name, "dgx (T·B, G·H)")?;
-        size(&mut ws.dgh, if d.sep { t * b * d.ew } else { 0 }, &name, "dgh (T·B, E)")?;
-        size(&mut ws.dcache, t * b * d.dw, &name, "dcache (T·B, D)")?;
-        size(&mut ws.carry, if ws.mask.is_empty() { 0 } else { b * (h + sw) }, &name, "carry (B, H + S)")?;
-        size(&mut ws.dh, b * h, &name, "dh (B, H)")?;
-        size(&mut ws.dh_prev, b * h, &name, "dh_prev (B, H)")?;
-        size(&mut ws.dh_rec, if d.rdrop { b * h } else { 0 }, &name, "dh̃ (B, H)")?;
-        size(&mut ws.dc, b * sw, &name, "dc (B, S)")?;
-        size(&mut ws.dc_prev, b * sw, &name, "dc_prev (B, S)")?;
-        size(&mut ws.scratch, b * d.kw, &name, "scratch (B, K)")?;
-        size(&mut ws.dxs, t * b * i, &name, "dxs (T·B, I)")?;
-        ws.sq_norms.clear();
-        size(&mut ws.sq_norms, ws.parts.len() * t, &name, "gradient trace")?;
+        ws.sq_norms.iter_mut().for_each(|v| *v = F::zero());
 
         let values: Vec<&[F]> = self.params.iter().map(|a| a.as_slice().unwrap_or(&[])).collect();
         let params = CellParams::new(&values);
@@ -68,7 +98,6 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         let dense = match self.slots.recurrent_kernel {
             Some(k) => {
                 let wh = values[k];
-                size(&mut ws.wh_t, d.ew * h, &name, "W_hᵀ (E, H)")?;
                 for (r, row) in wh.chunks_exact(d.gw).enumerate() {
                     for (c, &v) in row[..d.ew].iter().enumerate() {
                         ws.wh_t[c * h + r] = v;
@@ -167,14 +196,14 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         }
 
         // Everything the weight products and dx need is in the workspace now.
-        let mut dx = limits::try_with_capacity(b * t * i, format_args!("{name} input gradient (B, T, I)"))?;
-        let dh0 = limits::try_with_capacity(b * h, format_args!("{name} initial state gradient (B, H)"))?;
-        let dc0 = limits::try_with_capacity(b * sw, format_args!("{name} initial cell state gradient (B, S)"))?;
+        let mut dx = std::mem::take(&mut ws.out_dx);
+        let (mut dh0, mut dc0) = (std::mem::take(&mut ws.out_dh0), std::mem::take(&mut ws.out_dc0));
+        let mut sq = std::mem::take(&mut ws.out_sq);
         self.weight_grads(&d)?;
         let ws = &self.ws;
         let parts = &ws.parts;
         // Built by appending in (sample, position) order: no zero-fill before the copy.
-        let mut sq = vec![F::zero(); t];
+        sq.resize(t, F::zero());
         for (p, &(b0, bn)) in parts.iter().enumerate() {
             for bl in 0..bn {
                 for pos in 0..t {
@@ -194,7 +223,6 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
             }
         }
         // The parts left dL/dh_0 (dL/dc_0) of their rows in order in dh (dc).
-        let (mut dh0, mut dc0) = (dh0, dc0);
         dh0.extend_from_slice(&ws.dh[..b * h]);
         dc0.extend_from_slice(&ws.dc[..b * sw]);
         let dx = Array3::from_shape_vec((b, t, i), dx)

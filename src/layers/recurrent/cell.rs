@@ -90,11 +90,11 @@ impl Init {
             Init::Constant(v) => crate::limits::try_vec(n, F::of(*v), what)?,
             Init::GlorotUniform => {
                 let (r, c) = two_d()?;
-                crate::init::glorot_uniform::<F, R>(rng, r, c).into_raw_vec_and_offset().0
+                crate::init::glorot_uniform::<F, R>(rng, r, c)?.into_raw_vec_and_offset().0
             }
             Init::Orthogonal => {
                 let (r, c) = two_d()?;
-                crate::init::orthogonal::<F, R>(rng, r, c).into_raw_vec_and_offset().0
+                crate::init::orthogonal::<F, R>(rng, r, c)?.into_raw_vec_and_offset().0
             }
             Init::Uniform { low, high } => {
                 if !(low.is_finite() && high.is_finite() && low < high) {

@@ -109,7 +109,26 @@ impl<C> RecurrentConfig<C> {
         // Options first: a bad rate is refused before any weight is drawn.
         crate::layers::recurrent::core::check_rate(&format!("{kind} dropout"), self.dropout)?;
         crate::layers::recurrent::core::check_rate(&format!("{kind} recurrent_dropout"), self.recurrent_dropout)?;
-        let mut layer = Recurrent::new(self.cell.clone(), self.input_size, self.units, self.return_sequences, rng)?;
+        let layer = Recurrent::new(self.cell.clone(), self.input_size, self.units, self.return_sequences, rng)?;
+        self.with_options(layer)
+    }
+
+    /// The layer with every parameter zero, for loaders that set them all right after.
+    pub(crate) fn zeroed<F: Float>(&self) -> Result<Recurrent<F, C>>
+    where
+        C: Cell<F>,
+    {
+        let kind = self.cell.kind();
+        crate::layers::recurrent::core::check_rate(&format!("{kind} dropout"), self.dropout)?;
+        crate::layers::recurrent::core::check_rate(&format!("{kind} recurrent_dropout"), self.recurrent_dropout)?;
+        let layer = Recurrent::zeroed(self.cell.clone(), self.input_size, self.units, self.return_sequences)?;
+        self.with_options(layer)
+    }
+
+    fn with_options<F: Float>(&self, mut layer: Recurrent<F, C>) -> Result<Recurrent<F, C>>
+    where
+        C: Cell<F>,
+    {
         layer.set_go_backwards(self.go_backwards);
         layer.set_dropout(self.dropout)?;
         layer.set_recurrent_dropout(self.recurrent_dropout)?;

@@ -38,7 +38,7 @@ use ndarray_rand::rand::{Rng, SeedableRng};
 
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::layers::recurrent::cell::{Cell, ParamSpec, Role, Weights};
+use crate::layers::recurrent::cell::{Cell, Init, ParamSpec, Role, Weights};
 use crate::layers::recurrent::state::State;
 use crate::layers::recurrent::trace::GradientTrace;
 use crate::layers::recurrent::workspace::Workspace;
@@ -98,6 +98,8 @@ pub struct Recurrent<F: Float, C: Cell<F>> {
     pub(crate) recurrent_dropout: f64,
     pub(crate) seed: u64,
     pub(crate) draws: u64,
+    /// Forward passes run (see `RecurrentLayer::pass_count`).
+    pub(crate) passes: u64,
     pub(crate) initial_state: Option<State<F>>,
     pub(crate) final_state: Option<State<F>>,
     pub(crate) initial_state_grad: Option<State<F>>,
@@ -108,7 +110,14 @@ pub struct Recurrent<F: Float, C: Cell<F>> {
 /// Checks a cell's parameter list against the loop's rules and finds the role slots.
 fn slots_of<F: Float, C: Cell<F>>(cell: &C, specs: &[ParamSpec], input: usize, units: usize) -> Result<Slots> {
     let kind = cell.kind();
-    let gw = limits::mul(format_args!("{kind} gate columns (G·H)"), cell.gates(), units)?;
+    // Every size first, before anything is drawn or allocated.
+    for s in specs {
+        limits::elements(
+            format_args!("{kind} {} {:?} for input size {input} and {units} units", s.name, s.shape),
+            &s.shape,
+        )?;
+    }
+    let gw = limits::mul(format_args!("{kind} gate columns (G·H) for {units} units"), cell.gates(), units)?;
     let ew = cell.recurrent_columns(units);
     if ew > gw {
         return Err(Error::config(format!("{kind} recurrent_columns"), format!("at most G·H = {gw}"), ew));
@@ -134,10 +143,7 @@ fn slots_of<F: Float, C: Cell<F>>(cell: &C, specs: &[ParamSpec], input: usize, u
             Role::InputBias => (&mut slots.bias, vec![gw]),
             Role::RecurrentKernel => (&mut slots.recurrent_kernel, vec![units, gw]),
             Role::RecurrentBias => (&mut slots.recurrent_bias, vec![ew]),
-            Role::Own => {
-                limits::elements(format_args!("{kind} {}", s.name), &s.shape)?;
-                continue;
-            }
+            Role::Own => continue,
         };
         if slot.is_some() {
             return Err(Error::config(
@@ -179,6 +185,23 @@ fn zeros_like<F: Float>(kind: &str, specs: &[ParamSpec]) -> Result<Vec<ArrayD<F>
     specs.iter().map(|s| limits::try_zeros(IxDyn(&s.shape), format_args!("{kind} {} gradient", s.name))).collect()
 }
 
+/// A generator for initialisers that draw nothing (zeros): any draw would be a bug.
+struct NeverDraws;
+
+impl ndarray_rand::rand::RngCore for NeverDraws {
+    fn next_u32(&mut self) -> u32 {
+        0
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        0
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        dest.fill(0);
+    }
+}
+
 /// A dropout rate: in [0, 1).
 pub(crate) fn check_rate(what: &str, p: f64) -> Result<()> {
     if (0.0..1.0).contains(&p) {
@@ -204,6 +227,18 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         return_sequences: bool,
         rng: &mut R,
     ) -> Result<Self> {
+        let specs = cell.params(input_size, units);
+        Self::from_specs(cell, input_size, units, return_sequences, specs, rng)
+    }
+
+    fn from_specs<R: Rng + ?Sized>(
+        cell: C,
+        input_size: usize,
+        units: usize,
+        return_sequences: bool,
+        specs: Vec<ParamSpec>,
+        rng: &mut R,
+    ) -> Result<Self> {
         let kind = cell.kind();
         if input_size == 0 {
             return Err(Error::config(format!("{kind} input size"), "at least 1", 0));
@@ -211,7 +246,6 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         if units == 0 {
             return Err(Error::config(format!("{kind} units"), "at least 1", 0));
         }
-        let specs = cell.params(input_size, units);
         let slots = slots_of(&cell, &specs, input_size, units)?;
         let params = draw_params(kind, &specs, rng)?;
         Ok(Recurrent {
@@ -229,12 +263,44 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
             recurrent_dropout: 0.0,
             seed: 0,
             draws: 0,
+            passes: 0,
             initial_state: None,
             final_state: None,
             initial_state_grad: None,
             trace: None,
             ws: Workspace::default(),
         })
+    }
+
+    /// A layer whose parameters are all zeros, drawn from nothing: for loaders, which set
+    /// every parameter from a file right after (a 4096-unit orthogonal draw thrown away would
+    /// cost seconds).
+    pub(crate) fn zeroed(cell: C, input_size: usize, units: usize, return_sequences: bool) -> Result<Self> {
+        let specs: Vec<ParamSpec> = cell.params(input_size, units);
+        let zeros: Vec<ParamSpec> = specs.iter().map(|s| ParamSpec { init: Init::Zeros, ..s.clone() }).collect();
+        let mut never = NeverDraws;
+        let mut layer = Self::from_specs(cell, input_size, units, return_sequences, zeros, &mut never)?;
+        // Keep the cell's own initialisers on record (fresh copies draw from them).
+        layer.specs = specs;
+        Ok(layer)
+    }
+
+    /// A layer from its weights as they are (the PyTorch import). The cell's own parameters,
+    /// if it has any, are zeros.
+    ///
+    /// # Errors
+    /// As [`Recurrent::set_weights`], and [`Error::InvalidConfig`] for zero sizes.
+    pub(crate) fn from_weights(
+        cell: C,
+        weights: Weights<F>,
+        return_sequences: bool,
+        go_backwards: bool,
+    ) -> Result<Self> {
+        let (input_size, units) = (weights.kernel.nrows(), weights.recurrent_kernel.nrows());
+        let mut layer = Self::zeroed(cell, input_size, units, return_sequences)?;
+        layer.set_weights(weights)?;
+        layer.go_backwards = go_backwards;
+        Ok(layer)
     }
 
     /// The same configuration with fresh parameters drawn from `rng` (no state, no cache).
@@ -255,6 +321,7 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
             recurrent_dropout: self.recurrent_dropout,
             seed: self.seed,
             draws: 0,
+            passes: 0,
             initial_state: None,
             final_state: None,
             initial_state_grad: None,

@@ -88,6 +88,25 @@ pub trait RecurrentLayer<F: Float>: Layer<F> {
     /// ‖dL/dh_t‖ per step after the last backward pass.
     fn gradient_trace(&self) -> Option<&GradientTrace<F>>;
 
+    /// How many forward passes the layer has run: a wrapper that caches a pass (such as
+    /// [`crate::Bidirectional`]) compares it to notice that the layer ran again since. The
+    /// default, 0, never changes (no such check).
+    fn pass_count(&self) -> u64 {
+        0
+    }
+
+    /// Reserves everything the next [`RecurrentLayer::backward_with_state`] allocates, so it
+    /// cannot fail for memory once it has started accumulating gradients (how
+    /// [`crate::Bidirectional`] makes sure an error in one half leaves the other's gradients
+    /// untouched). The default does nothing.
+    ///
+    /// # Errors
+    /// [`crate::Error::NoForwardCache`] without a training forward pass;
+    /// [`crate::Error::OutOfMemory`] if a buffer cannot be reserved.
+    fn reserve_backward(&mut self) -> Result<()> {
+        Ok(())
+    }
+
     /// A layer of the same kind and configuration with freshly initialised weights (how
     /// [`crate::Bidirectional`] makes its backward half).
     ///

@@ -105,6 +105,7 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
             check_same(format_args!("{} mask (B, T)", self.name), &[b, t], m.shape())?;
         }
         self.ws.valid = false;
+        self.passes = self.passes.wrapping_add(1);
         self.final_state = None;
         self.initial_state_grad = None;
         self.trace = None;

@@ -186,6 +186,14 @@ impl<F: Float, C: Cell<F>> RecurrentLayer<F> for Recurrent<F, C> {
         Recurrent::backward_with_state(self, grad_output, grad_final)
     }
 
+    fn reserve_backward(&mut self) -> Result<()> {
+        Recurrent::reserve_backward(self)
+    }
+
+    fn pass_count(&self) -> u64 {
+        self.passes
+    }
+
     fn validate_state(&self, state: &State<F>, batch: usize) -> Result<()> {
         self.check_state("initial state", state, batch)
     }

@@ -174,6 +174,11 @@ impl SimpleRnnConfig {
     /// # Errors
     /// As [`RecurrentConfig::init`].
     pub fn init<F: Float, R: Rng + ?Sized>(&self, rng: &mut R) -> Result<SimpleRnn<F>> {
+        self.generic().init(rng)
+    }
+
+    /// The same configuration in the form every cell shares.
+    pub(crate) fn generic(&self) -> RecurrentConfig<SimpleRnnCell> {
         RecurrentConfig {
             input_size: self.input_size,
             units: self.units,
@@ -183,6 +188,5 @@ impl SimpleRnnConfig {
             dropout: self.dropout,
             recurrent_dropout: self.recurrent_dropout,
         }
-        .init(rng)
     }
 }

@@ -57,6 +57,12 @@ pub(crate) struct Workspace<F> {
     pub(crate) carry: Vec<F>,
     /// dL/dXs, (T·B, I).
     pub(crate) dxs: Vec<F>,
+    /// dL/dx, dL/dh_0, dL/dc_0 and the trace, reserved ahead (`reserve_backward`) and
+    /// handed out by the pass, so nothing fails for memory after gradients start to add up.
+    pub(crate) out_dx: Vec<F>,
+    pub(crate) out_dh0: Vec<F>,
+    pub(crate) out_dc0: Vec<F>,
+    pub(crate) out_sq: Vec<F>,
     /// Which steps are real (true) or masked (false), in row order (part-major, processing
     /// order inside a part); empty when the pass has no mask.
     pub(crate) mask: Vec<bool>,
