@@ -6,9 +6,16 @@
 //! [`Masking`] layers, [activations](Activation), [losses](loss), [optimisers](optim) ([`Sgd`],
 //! [`Adam`], [`AdamW`], [`RmsProp`]) with gradient clipping, and a [`Sequential`] model with
 //! Keras-style `fit`,
-//! generic over `f32` and `f64` and built on `ndarray`. Every forward value and gradient is
-//! checked against PyTorch (float64) in the test suite, and each recurrent layer reports how
-//! its gradient fades over time ([`GradientTrace`]).
+//! generic over `f32` and `f64` and built on `ndarray`. The forward values and gradients of
+//! SimpleRNN, LSTM, GRU (PyTorch's formulation), Dense, the activations, the losses and the
+//! optimisers are checked against PyTorch (float64) in the test suite; Cho's GRU,
+//! `Bidirectional`'s gradients and non-concat merges, `Embedding`, `Masking` and MAE are
+//! checked by finite differences or a naive reference instead; and each recurrent layer
+//! reports how its gradient fades over time ([`GradientTrace`]).
+//!
+//! The crate is open: a [`Cell`] written outside it gets the same time loop, masks, states,
+//! dropout and threads as the built-in ones, and [`gradcheck`] checks any layer or model by
+//! finite differences.
 //!
 //! ## The lecture's model in a minute
 //!
