@@ -6,6 +6,7 @@
 //! | keep a whole [`crate::Sequential`] (architecture, weights, optionally an optimiser's state) and get it back bit for bit | [`json::save`] / [`json::load`] |
 //! | run a PyTorch `nn.RNN`/`nn.LSTM`/`nn.GRU`/`nn.Linear` here | [`torch::StateDict::load`], then [`torch::import_lstm`] (…) |
 //! | hand weights trained here to PyTorch | [`torch::TorchRnn::export`], [`torch::export_linear`], [`torch::StateDict::save`] |
+//! | deploy a [`crate::Sequential`] to ONNX Runtime, tract, OpenVINO, TensorRT… (feature `onnx`) | `onnx::export` |
 //!
 //! Both writers are atomic: they write a temporary file in the target's folder and rename it
 //! over the target, so a failure part-way (a full disk, a serialisation error, a crash)
@@ -16,4 +17,6 @@
 mod context;
 mod file;
 pub mod json;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 pub mod torch;
