@@ -5,8 +5,7 @@ use std::any::Any;
 use ndarray::{Array1, Array2};
 
 use super::graph::{
-    attr_graph, attr_int, attr_ints, attr_string, attr_strings, attr_tensor, elem_of, tensor_f,
-    value_info, Dim, Graph,
+    attr_graph, attr_int, attr_ints, attr_string, attr_strings, attr_tensor, elem_of, tensor_f, value_info, Dim, Graph,
 };
 use super::pb::tensor_proto::DataType;
 use super::pb::{ModelProto, OperatorSetIdProto};
@@ -126,7 +125,8 @@ impl<F: Float> Half<F> {
                 "another cell",
             ));
         };
-        for (name, a) in [("kernel", w.kernel.view().into_dyn()), ("recurrent_kernel", w.recurrent_kernel.view().into_dyn())]
+        for (name, a) in
+            [("kernel", w.kernel.view().into_dyn()), ("recurrent_kernel", w.recurrent_kernel.view().into_dyn())]
         {
             check_finite(format_args!("{what} {name}"), &a)?;
         }
@@ -261,7 +261,11 @@ impl<F: Float> Exporter<'_, F> {
         if IDENTITY_KINDS.contains(&layer.kind()) {
             let out = layer.output_shape(in_shape)?;
             if out != in_shape {
-                return Err(refuse(what.to_string(), "a dropout layer that keeps its input's shape", format!("{out:?}")));
+                return Err(refuse(
+                    what.to_string(),
+                    "a dropout layer that keeps its input's shape",
+                    format!("{out:?}"),
+                ));
             }
             // Dropout acts only in training: at inference it passes its input (and mask) on.
             return Ok(flow);
@@ -382,11 +386,15 @@ impl<F: Float> Exporter<'_, F> {
         // forwards first), or zeros.
         let d = halves.len();
         let h = halves[0].units;
-        let has_c = matches!(kind, CellKind::Lstm { .. });
+        let has_c = halves.iter().any(|h| matches!(h.kind, CellKind::Lstm { .. }));
         let (init_h, init_c) = if self.opts.initial_states {
             let mk = |ex: &mut Self, part: &str| {
                 let name = ex.g.fresh(&format!("{base}.initial_{part}"));
-                ex.g.inputs.push(value_info(&name, elem_of::<F>(), &[Dim::Fixed(d), Dim::Named("batch"), Dim::Fixed(h)]));
+                ex.g.inputs.push(value_info(
+                    &name,
+                    elem_of::<F>(),
+                    &[Dim::Fixed(d), Dim::Named("batch"), Dim::Fixed(h)],
+                ));
                 name
             };
             let ih = mk(self, "h");
@@ -408,7 +416,7 @@ impl<F: Float> Exporter<'_, F> {
             self.native(&halves, &flow, seq, init_h.as_deref(), init_c.as_deref(), base)?
         } else {
             let mut outs = Vec::with_capacity(d);
-            let zeros = if init_h.is_none() { Some(self.zeros(&flow.name, h, base)) } else { None };
+            let zeros = if init_h.is_none() { Some(self.zeros(&flow.name, None, h, base)) } else { None };
             let mask3 = match &flow.mask {
                 Some(m) => {
                     let axis = self.g.ints(&format!("{base}.axis"), &[2]);
@@ -425,8 +433,16 @@ impl<F: Float> Exporter<'_, F> {
                     })
                 };
                 let h0 = pick(self, &init_h).or_else(|| zeros.clone()).unwrap_or_default();
-                let c0 = if has_c { pick(self, &init_c).or_else(|| zeros.clone()) } else { None };
-                let hb = if d == 2 { format!("{base}.{}", if half.aligned { "backward" } else { "forward" }) } else { base.to_string() };
+                let c0 = if matches!(half.kind, CellKind::Lstm { .. }) {
+                    pick(self, &init_c).or_else(|| zeros.clone())
+                } else {
+                    None
+                };
+                let hb = if d == 2 {
+                    format!("{base}.{}", if half.aligned { "backward" } else { "forward" })
+                } else {
+                    base.to_string()
+                };
                 outs.push(self.scan(half, &flow.name, mask3.as_deref(), &h0, c0.as_deref(), seq, &hb)?);
             }
             outs
@@ -453,13 +469,19 @@ impl<F: Float> Exporter<'_, F> {
         Ok(Flow { name: y, time: seq, mask })
     }
 
-    /// Zeros `(B, H)` for a batch read off `x` `(B, T, I)`.
-    fn zeros(&mut self, x: &str, h: usize, base: &str) -> String {
+    /// Zeros `(B, H)`, or `(D, B, H)` with `lead = Some(D)`, for a batch read off `x` `(B, T, I)`.
+    fn zeros(&mut self, x: &str, lead: Option<usize>, h: usize, base: &str) -> String {
         let shape = self.g.node("Shape", &[x], vec![], base);
         let (s0, s1) = (self.g.ints(&format!("{base}.start"), &[0]), self.g.ints(&format!("{base}.end"), &[1]));
         let b = self.g.node("Slice", &[&shape, &s0, &s1], vec![], base);
         let hh = self.g.ints(&format!("{base}.units"), &[h as i64]);
-        let bh = self.g.node("Concat", &[&b, &hh], vec![attr_int("axis", 0)], base);
+        let bh = match lead {
+            Some(d) => {
+                let dd = self.g.ints(&format!("{base}.directions"), &[d as i64]);
+                self.g.node("Concat", &[&dd, &b, &hh], vec![attr_int("axis", 0)], base)
+            }
+            None => self.g.node("Concat", &[&b, &hh], vec![attr_int("axis", 0)], base),
+        };
         let zero = tensor_f::<F>("value", &[1], std::iter::once(F::zero()));
         self.g.node("ConstantOfShape", &[&bh], vec![attr_tensor("value", zero)], &format!("{base}.zeros"))
     }
@@ -490,9 +512,15 @@ impl<F: Float> Exporter<'_, F> {
         let mut order: Vec<usize> = (0..halves.len()).collect();
         order.sort_by_key(|&k| halves[k].backwards);
         let d = halves.len();
+        // A lone backwards layer reads the time-reversed input forwards: its outputs then come
+        // in the crate's processing order as they are, and runtimes that ignore `direction`
+        // for one direction (tract) still compute it. With sequence_lens the padding must stay
+        // at the end, so there it is direction "reverse" and the outputs are flipped instead.
+        let flip_input = d == 1 && halves[0].backwards && flow.mask.is_none();
         let direction = match (d, halves[0].backwards) {
             (2, _) => "bidirectional",
             (_, false) => "forward",
+            (_, true) if flip_input => "forward",
             (_, true) => "reverse",
         };
         if d == 2 && halves[order[0]].backwards == halves[order[1]].backwards {
@@ -524,12 +552,18 @@ impl<F: Float> Exporter<'_, F> {
         let w = self.g.init_f(&format!("{base}.W"), &[d, g * h, i], w.into_iter());
         let r = self.g.init_f(&format!("{base}.R"), &[d, g * h, h], r.into_iter());
         let b = self.g.init_f(&format!("{base}.B"), &[d, 2 * g * h], b.into_iter());
-        let xt = self.g.node("Transpose", &[&flow.name], vec![attr_ints("perm", &[1, 0, 2])], base);
+        let x = if flip_input { self.reverse_time(&flow.name, base) } else { flow.name.clone() };
+        let xt = self.g.node("Transpose", &[&x], vec![attr_ints("perm", &[1, 0, 2])], base);
         let seq_lens = match &flow.mask {
             Some(m) => {
                 let mi = self.g.node("Cast", &[m], vec![attr_int("to", DataType::Int32 as i64)], base);
                 let axes = self.g.ints(&format!("{base}.axis"), &[1]);
-                Some(self.g.node("ReduceSum", &[&mi, &axes], vec![attr_int("keepdims", 0)], &format!("{base}.sequence_lens")))
+                Some(self.g.node(
+                    "ReduceSum",
+                    &[&mi, &axes],
+                    vec![attr_int("keepdims", 0)],
+                    &format!("{base}.sequence_lens"),
+                ))
             }
             None => None,
         };
@@ -549,13 +583,18 @@ impl<F: Float> Exporter<'_, F> {
         if let CellKind::Gru { reset_after, .. } = kind {
             attrs.push(attr_int("linear_before_reset", i64::from(reset_after)));
         }
+        // Explicit zero initial states when none are given: a runtime's own default may be
+        // float32 whatever X is (tract's is), or need a batch size known in advance.
+        let zeros = if init_h.is_none() { Some(self.zeros(&flow.name, Some(d), h, base)) } else { None };
+        let init_h = init_h.or(zeros.as_deref()).unwrap_or_default();
+        let init_c = match kind {
+            CellKind::Lstm { .. } => init_c.or(zeros.as_deref()),
+            _ => None,
+        };
         let mut inputs: Vec<&str> =
-            vec![xt.as_str(), w.as_str(), r.as_str(), b.as_str(), seq_lens.as_deref().unwrap_or(""), init_h.unwrap_or("")];
+            vec![xt.as_str(), w.as_str(), r.as_str(), b.as_str(), seq_lens.as_deref().unwrap_or(""), init_h];
         if let Some(c) = init_c {
             inputs.push(c);
-        }
-        while inputs.last() == Some(&"") {
-            inputs.pop();
         }
         let y = self.g.fresh(&format!("{base}.Y"));
         let y_h = self.g.fresh(&format!("{base}.Y_h"));
@@ -572,7 +611,7 @@ impl<F: Float> Exporter<'_, F> {
         let mut outs = vec![String::new(); d];
         for (dir, &k) in order.iter().enumerate() {
             let mut o = per_dir[dir].clone();
-            if seq && halves[k].reversed() {
+            if seq && halves[k].reversed() && !flip_input {
                 o = self.reverse_time(&o, base);
             }
             outs[k] = o;
@@ -583,7 +622,11 @@ impl<F: Float> Exporter<'_, F> {
     /// Splits `x` into `n` along `axis` and drops that axis.
     fn split_squeeze(&mut self, x: &str, axis: i64, n: usize, base: &str) -> Vec<String> {
         let axes = self.g.ints(&format!("{base}.axis"), &[axis]);
-        let parts = if n == 1 { vec![x.to_string()] } else { self.g.node_n("Split", &[x], vec![attr_int("axis", axis)], base, n) };
+        let parts = if n == 1 {
+            vec![x.to_string()]
+        } else {
+            self.g.node_n("Split", &[x], vec![attr_int("axis", axis)], base, n)
+        };
         parts.iter().map(|p| self.g.node("Squeeze", &[p, &axes], vec![], base)).collect()
     }
 
@@ -617,15 +660,17 @@ impl<F: Float> Exporter<'_, F> {
         } else {
             (self.g.init_f(&format!("{base}.recurrent_kernel"), &[h, gh], half.recurrent_kernel.iter().copied()), None)
         };
-        let rbias =
-            half.recurrent_bias.as_ref().map(|rb| self.g.init_f(&format!("{base}.recurrent_bias"), &[gh], rb.iter().copied()));
+        let rbias = half
+            .recurrent_bias
+            .as_ref()
+            .map(|rb| self.g.init_f(&format!("{base}.recurrent_bias"), &[gh], rb.iter().copied()));
         let one = self.g.scalar_f(&format!("{base}.one"), F::one());
         let zero = self.g.scalar_f(&format!("{base}.zero"), F::zero());
 
         // The body shares the name set, so no body value shadows an outer one.
         let mut body = Graph { names: std::mem::take(&mut self.g.names), ..Graph::default() };
         let elem = elem_of::<F>();
-        let bh = [Dim::Named("batch"), Dim::Fixed(h)];
+        let bh = [Dim::Unknown, Dim::Fixed(h)];
         let b = format!("{base}.step");
         let h_prev = body.fresh(&format!("{b}.h_prev"));
         body.inputs.push(value_info(&h_prev, elem, &bh));
@@ -635,10 +680,10 @@ impl<F: Float> Exporter<'_, F> {
             n
         });
         let x_t = body.fresh(&format!("{b}.x"));
-        body.inputs.push(value_info(&x_t, elem, &[Dim::Named("batch"), Dim::Fixed(i)]));
+        body.inputs.push(value_info(&x_t, elem, &[Dim::Unknown, Dim::Fixed(i)]));
         let m_t = mask3.map(|_| {
             let n = body.fresh(&format!("{b}.mask"));
-            body.inputs.push(value_info(&n, DataType::Bool, &[Dim::Named("batch"), Dim::Fixed(1)]));
+            body.inputs.push(value_info(&n, DataType::Bool, &[Dim::Unknown, Dim::Fixed(1)]));
             n
         });
 
@@ -753,4 +798,3 @@ impl<F: Float> Exporter<'_, F> {
         Ok(if seq { outs[n_states].clone() } else { outs[0].clone() })
     }
 }
-

@@ -18,6 +18,8 @@ use crate::float::Float;
 pub(super) enum Dim {
     Fixed(usize),
     Named(&'static str),
+    /// Left open (a `Scan` body's batch axis: a runtime may fix the outer `batch` to a size).
+    Unknown,
 }
 
 /// The ONNX element type of `F`.
@@ -38,10 +40,11 @@ pub(super) fn value_info(name: &str, elem: DataType, dims: &[Dim]) -> ValueInfoP
     let dim = dims
         .iter()
         .map(|d| Dimension {
-            value: Some(match *d {
-                Dim::Fixed(n) => dimension::Value::DimValue(to_i64(n)),
-                Dim::Named(s) => dimension::Value::DimParam(s.to_string()),
-            }),
+            value: match *d {
+                Dim::Fixed(n) => Some(dimension::Value::DimValue(to_i64(n))),
+                Dim::Named(s) => Some(dimension::Value::DimParam(s.to_string())),
+                Dim::Unknown => None,
+            },
             denotation: None,
         })
         .collect();
@@ -150,8 +153,9 @@ impl Graph {
         base: &str,
         n_out: usize,
     ) -> Vec<String> {
-        let outputs: Vec<String> =
-            (0..n_out).map(|i| self.fresh(&if n_out == 1 { base.to_string() } else { format!("{base}_{i}") })).collect();
+        let outputs: Vec<String> = (0..n_out)
+            .map(|i| self.fresh(&if n_out == 1 { base.to_string() } else { format!("{base}_{i}") }))
+            .collect();
         self.push(op, inputs, &outputs, attrs, base);
         outputs
     }
