@@ -494,6 +494,9 @@ fn f64_models() {
     assert_eq!(dims(&g.input[0]).0, 11, "tensor(double) input");
     assert_eq!(dims(&g.output[0]).0, 11, "tensor(double) output");
     assert!(g.initializer.iter().all(|t| t.data_type == 11 || t.data_type == 7), "weights in double, indices int64");
+    // ONNX Runtime has no double kernels for the native recurrent ops, so f64 layers are Scans.
+    assert!(g.node.iter().all(|n| !["RNN", "LSTM", "GRU"].contains(&n.op_type.as_str())));
+    assert!(g.node.iter().any(|n| n.op_type == "Scan"));
 }
 
 // ───────────────────────────── the file itself ─────────────────────────────

@@ -89,8 +89,9 @@ pub const OUTPUT: &str = "output";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Recurrence {
     /// The native `RNN`/`LSTM`/`GRU` op where it computes the layer as every runtime
-    /// implements it (the ops' default activations, no mask); a `Scan` elsewhere (a mask,
-    /// relu or another activation). Exact everywhere, native where that is safe.
+    /// implements it (an `f32` model, the ops' default activations, no mask); a `Scan`
+    /// elsewhere (a mask, relu or another activation, `f64`, which ONNX Runtime's CPU
+    /// recurrent ops do not implement). Exact everywhere, native where that is safe.
     #[default]
     Auto,
     /// Always the native op: non-default activations (relu, sigmoid, tanh only) go in its

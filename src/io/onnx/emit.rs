@@ -359,7 +359,8 @@ impl<F: Float> Exporter<'_, F> {
         let same = halves.iter().all(|h| h.kind == kind);
         let standard = halves.iter().all(|h| h.kind.activations().1);
         let native = match self.opts.recurrence {
-            Recurrence::Auto => same && standard && flow.mask.is_none(),
+            // ONNX Runtime's CPU RNN, LSTM and GRU have no double kernels: f64 layers are Scans.
+            Recurrence::Auto => same && standard && flow.mask.is_none() && F::DTYPE == "float32",
             Recurrence::Native => {
                 if !same {
                     return Err(refuse(
@@ -664,8 +665,12 @@ impl<F: Float> Exporter<'_, F> {
             .recurrent_bias
             .as_ref()
             .map(|rb| self.g.init_f(&format!("{base}.recurrent_bias"), &[gh], rb.iter().copied()));
-        let one = self.g.scalar_f(&format!("{base}.one"), F::one());
-        let zero = self.g.scalar_f(&format!("{base}.zero"), F::zero());
+        // Constants only where the body uses them (runtimes warn about unused initialisers).
+        let one = match half.kind {
+            CellKind::Gru { .. } => self.g.scalar_f(&format!("{base}.one"), F::one()),
+            _ => String::new(),
+        };
+        let zero = if mask3.is_some() { self.g.scalar_f(&format!("{base}.zero"), F::zero()) } else { String::new() };
 
         // The body shares the name set, so no body value shadows an outer one.
         let mut body = Graph { names: std::mem::take(&mut self.g.names), ..Graph::default() };
