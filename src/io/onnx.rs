@@ -14,7 +14,7 @@
 //! | [`crate::Embedding`] | `Gather` on the table; with `mask_zero`, the mask `ids ≠ 0` |
 //! | [`crate::Masking`] | the mask "any feature ≠ `mask_value`" and `Where` zeroing the masked steps |
 //! | SimpleRNN, LSTM, GRU | the native `RNN`, `LSTM`, `GRU` op (weights converted to ONNX's layout and gate order), or a `Scan` running the cell written out in ONNX ops ([`Recurrence`]) |
-//! | `go_backwards` | direction `"reverse"` and the output flipped to the crate's processing order (native), or a `Scan` reading backwards |
+//! | `go_backwards` | the input flipped along time and read forwards, which gives the crate's processing order (native; with `sequence_lens`, direction `"reverse"` and the output flipped), or a `Scan` reading backwards |
 //! | [`crate::Bidirectional`] | direction `"bidirectional"` (one op, both halves); concat, or `Add`, `Mul`, `Add`·0.5 after it |
 //! | dropout layers (`Dropout`, `SpatialDropout1D`) and the recurrent `dropout` options | nothing: they act only in training |
 //!
