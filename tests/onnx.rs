@@ -580,6 +580,70 @@ fn the_file_follows_onnx_structural_rules() {
     assert!(g.node.iter().any(|n| n.op_type == "Scan"), "the masked LSTM is a Scan");
 }
 
+// ───────────────────────────── dropout layers ─────────────────────────────
+
+/// A stand-in for the dropout layers being added to the crate (kinds `Dropout` and
+/// `SpatialDropout1D`): identity at inference, which is what the exporter relies on. A
+/// layer of any other unknown kind is refused.
+#[derive(Debug)]
+struct Stand {
+    kind: &'static str,
+    name: String,
+}
+
+impl Params<f32> for Stand {
+    fn visit_params(&self, _f: &mut dyn FnMut(recurrent::ParamRef<'_, f32>)) {}
+    fn visit_params_mut(&mut self, _f: &mut dyn FnMut(recurrent::ParamMut<'_, f32>)) {}
+}
+
+impl Layer<f32> for Stand {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn set_name(&mut self, name: String) {
+        self.name = name;
+    }
+    fn input_spec(&self) -> Vec<Option<usize>> {
+        vec![None, None]
+    }
+    fn output_shape(&self, input_shape: &[usize]) -> recurrent::Result<Vec<usize>> {
+        Ok(input_shape.to_vec())
+    }
+    fn forward(&mut self, input: ndarray::ArrayViewD<'_, f32>, _mode: Mode) -> recurrent::Result<ArrayD<f32>> {
+        Ok(input.to_owned())
+    }
+    fn backward(&mut self, g: ndarray::ArrayViewD<'_, f32>) -> recurrent::Result<ArrayD<f32>> {
+        Ok(g.to_owned())
+    }
+    fn clear_cache(&mut self) {}
+    fn has_cache(&self) -> bool {
+        false
+    }
+}
+
+#[test]
+fn dropout_layers_are_nothing_at_inference_and_unknown_kinds_are_refused() {
+    let mut r = rng();
+    let mut m = seq_model::<f32>(3);
+    m.add(Masking::new(0.0)).unwrap();
+    m.add(Stand { kind: "SpatialDropout1D", name: "spatial_dropout".into() }).unwrap();
+    m.add(LstmConfig::new(3, 4).with_return_sequences(true).init(&mut r).unwrap()).unwrap();
+    m.add(Stand { kind: "Dropout", name: "dropout".into() }).unwrap();
+    m.add(DenseConfig::new(4, 2).init(&mut r).unwrap()).unwrap();
+    check(&mut m, padded::<f32>(0.0));
+    let bytes = onnx::to_bytes(&m, &ExportOptions::default()).unwrap();
+    let g = pb::ModelProto::decode(bytes.as_slice()).unwrap().graph.unwrap();
+    assert!(g.node.iter().all(|n| !n.name.contains("dropout")), "no node for a dropout layer");
+
+    let mut m = seq_model::<f32>(3);
+    m.add(Stand { kind: "GaussianNoise", name: "noise".into() }).unwrap();
+    let err = onnx::to_bytes(&m, &ExportOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::InvalidConfig { .. }) && err.to_string().contains("GaussianNoise"), "{err}");
+}
+
 // ───────────────────────────── what is refused, and the atomic write ─────────────────────────────
 
 #[test]
