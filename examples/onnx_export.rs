@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use ndarray::{Array3, ArrayD, IxDyn};
 use recurrent::io::onnx;
 use recurrent::prelude::*;
-use tract_onnx::prelude::{DatumExt, Framework, InferenceModelExt, Tensor, TValue, TVec};
+use tract_onnx::prelude::{DatumExt, Framework, InferenceModelExt, IntoRunnable, TValue, TVec, Tensor};
 
 type BoxResult<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
