@@ -98,9 +98,9 @@ pub use data::{Batches, Padding, Truncating};
 pub use error::{Error, Result};
 pub use float::Float;
 pub use layers::{
-    Bidirectional, Cell, Dense, DenseConfig, Embedding, EmbeddingConfig, GradientTrace, Gru, GruCell, GruConfig, Layer,
-    Lstm, LstmCell, LstmConfig, Masking, MergeMode, Mode, ParamMut, ParamRef, Params, Recurrent, RecurrentLayer,
-    SimpleRnn, SimpleRnnCell, SimpleRnnConfig, State, Weights,
+    Bidirectional, Cell, Dense, DenseConfig, Dropout, DropoutConfig, Embedding, EmbeddingConfig, GradientTrace, Gru,
+    GruCell, GruConfig, Layer, Lstm, LstmCell, LstmConfig, Masking, MergeMode, Mode, ParamMut, ParamRef, Params,
+    Recurrent, RecurrentLayer, SimpleRnn, SimpleRnnCell, SimpleRnnConfig, SpatialDropout1D, State, Weights,
 };
 pub use loss::{
     BinaryCrossEntropy, CategoricalCrossEntropy, Loss, LossOutput, Mae, Mse, SparseCategoricalCrossEntropy,
@@ -121,8 +121,9 @@ pub mod prelude {
     pub use crate::error::{Error, Result};
     pub use crate::float::Float;
     pub use crate::layers::{
-        Bidirectional, Dense, DenseConfig, Embedding, EmbeddingConfig, GradientTrace, Gru, GruConfig, Layer, Lstm,
-        LstmConfig, Masking, MergeMode, Mode, Params, RecurrentLayer, SimpleRnn, SimpleRnnConfig, State, Weights,
+        Bidirectional, Dense, DenseConfig, Dropout, DropoutConfig, Embedding, EmbeddingConfig, GradientTrace, Gru,
+        GruConfig, Layer, Lstm, LstmConfig, Masking, MergeMode, Mode, Params, RecurrentLayer, SimpleRnn,
+        SimpleRnnConfig, SpatialDropout1D, State, Weights,
     };
     pub use crate::loss::{BinaryCrossEntropy, CategoricalCrossEntropy, Loss, Mae, Mse, SparseCategoricalCrossEntropy};
     pub use crate::metrics::Metric;

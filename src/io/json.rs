@@ -69,8 +69,9 @@ use crate::float::Float;
 use crate::io::context::within;
 use crate::io::file;
 use crate::layers::{
-    Bidirectional, Cell, Dense, DenseConfig, Embedding, EmbeddingConfig, Gru, GruConfig, Layer, Lstm, LstmConfig,
-    Masking, MergeMode, Recurrent, RecurrentLayer, SimpleRnn, SimpleRnnCell, SimpleRnnConfig,
+    Bidirectional, Cell, Dense, DenseConfig, Dropout, DropoutConfig, Embedding, EmbeddingConfig, Gru, GruConfig, Layer,
+    Lstm, LstmConfig, Masking, MergeMode, Recurrent, RecurrentLayer, SimpleRnn, SimpleRnnCell, SimpleRnnConfig,
+    SpatialDropout1D,
 };
 use crate::limits;
 use crate::model::Sequential;
@@ -158,6 +159,8 @@ registry! {
     "Bidirectional" => Bidirectional.of,
     "Embedding" => Embedding.of,
     "Masking" => Masking.of,
+    "Dropout" => Dropout.of,
+    "SpatialDropout1D" => SpatialDropout1D.of,
 }
 
 fn json_error(what: &str, e: &serde_json::Error) -> Error {
@@ -283,6 +286,45 @@ impl<F: Float> Persist<F> for Masking<F> {
             return Err(Error::format("Masking mask_value", format!("a finite {} number", F::DTYPE), c.mask_value));
         }
         Ok(Masking::new(value))
+    }
+}
+
+impl<F: Float> Persist<F> for Dropout<F> {
+    type Config = DropoutConfig;
+
+    fn config(&self) -> Result<DropoutConfig> {
+        Ok(Dropout::config(self))
+    }
+
+    fn param_shapes(_: &DropoutConfig) -> Result<Shapes> {
+        Ok(Vec::new())
+    }
+
+    fn from_config(c: &DropoutConfig) -> Result<Self> {
+        c.build()
+    }
+}
+
+/// `SpatialDropout1D`'s configuration in a model file: its rate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SpatialDropout1DConfig {
+    rate: f64,
+}
+
+impl<F: Float> Persist<F> for SpatialDropout1D<F> {
+    type Config = SpatialDropout1DConfig;
+
+    fn config(&self) -> Result<SpatialDropout1DConfig> {
+        Ok(SpatialDropout1DConfig { rate: self.rate() })
+    }
+
+    fn param_shapes(_: &SpatialDropout1DConfig) -> Result<Shapes> {
+        Ok(Vec::new())
+    }
+
+    fn from_config(c: &SpatialDropout1DConfig) -> Result<Self> {
+        SpatialDropout1D::new(c.rate)
     }
 }
 
