@@ -91,9 +91,9 @@ impl GradReport {
     /// The report of the first tensor whose name is `name` or ends with it after a space
     /// or a slash (`"kernel"` finds `"#0 kernel"` and `"#0 encoder/lstm/kernel"`).
     pub fn tensor(&self, name: &str) -> Option<&TensorReport> {
-        self.tensors.iter().find(|t| {
-            t.name == name || t.name.ends_with(&format!(" {name}")) || t.name.ends_with(&format!("/{name}"))
-        })
+        self.tensors
+            .iter()
+            .find(|t| t.name == name || t.name.ends_with(&format!(" {name}")) || t.name.ends_with(&format!("/{name}")))
     }
 }
 
@@ -339,7 +339,7 @@ impl GradCheck {
     /// ids). The loss is the one `fit` minimises: [`Model::forward_with_targets`] in
     /// [`Mode::Train`] (an encoder–decoder's teacher forcing included), padded positions of
     /// its mask left out. Any [`Model`] can be checked: [`crate::Sequential`],
-    /// an encoder–decoder, or a composition of your own. The parameters come back
+    /// [`crate::EncoderDecoder`], or a composition of your own. The parameters come back
     /// exactly as they were.
     ///
     /// # Errors

@@ -750,14 +750,7 @@ macro_rules! model_ext {
             F: 'a + 'b,
         {
             let $this = self;
-            fit(
-                $dyn,
-                x.into().into_dyn(),
-                y.into().into_dyn(),
-                loss,
-                optimizer,
-                config,
-            )
+            fit($dyn, x.into().into_dyn(), y.into().into_dyn(), loss, optimizer, config)
         }
 
         fn evaluate_in_batches<'a, 'b, VX, DX, VY, DY>(
@@ -1120,10 +1113,8 @@ fn check_fit<'v, F: Float>(
 
     if model.is_stateful() {
         // Each batch continues the carried state, which has one batch size.
-        let mut sizes: Vec<(&str, usize)> = sets
-            .iter()
-            .flat_map(|d| batch_sizes(d.x.shape()[0], batch).into_iter().map(|b| (d.x_name, b)))
-            .collect();
+        let mut sizes: Vec<(&str, usize)> =
+            sets.iter().flat_map(|d| batch_sizes(d.x.shape()[0], batch).into_iter().map(|b| (d.x_name, b))).collect();
         if let Some(b) = model.carried_batch() {
             sizes.insert(0, ("the carried state", b));
         }
@@ -1228,7 +1219,11 @@ fn evaluate_in_batches<F: Float>(
 }
 
 /// `predict_in_batches` for any model.
-fn predict_in_batches<F: Float>(model: &mut dyn Model<F>, x: ArrayViewD<'_, F>, batch_size: usize) -> Result<ArrayD<F>> {
+fn predict_in_batches<F: Float>(
+    model: &mut dyn Model<F>,
+    x: ArrayViewD<'_, F>,
+    batch_size: usize,
+) -> Result<ArrayD<F>> {
     if batch_size == 0 {
         return Err(Error::config("batch size", "at least 1", 0));
     }

@@ -1,6 +1,6 @@
 //! [`Model`]: what [`crate::model::ModelExt::fit`], evaluation, batched prediction, callbacks
 //! and gradient checks need from a model, so that they work for [`crate::Sequential`], for
-//! an encoder–decoder and for compositions written outside the crate.
+//! [`crate::EncoderDecoder`] and for compositions written outside the crate.
 
 use std::any::Any;
 
@@ -27,7 +27,7 @@ pub struct ModelOutput<F> {
 /// A trainable model: anything [`crate::model::ModelExt::fit`] can train, evaluate and
 /// predict with, that callbacks see ([`crate::Callback`]) and
 /// [`crate::gradcheck::GradCheck::check_model`] checks. [`crate::Sequential`] and
-/// an encoder–decoder implement it; so can a composition of your own (two models
+/// [`crate::EncoderDecoder`] implement it; so can a composition of your own (two models
 /// averaged, a model with a second input, ...).
 ///
 /// The parameters are the [`Params`] visitor's, in a fixed order: it is what optimisers, the
@@ -129,8 +129,12 @@ pub trait Model<F: Float>: Params<F> + Any {
     ///
     /// # Errors
     /// Any error of the model's parts at this input; the parameters are unchanged.
-    fn forward_with_targets(&mut self, x: ArrayViewD<'_, F>, y: ArrayViewD<'_, F>, mode: Mode)
-        -> Result<ModelOutput<F>>;
+    fn forward_with_targets(
+        &mut self,
+        x: ArrayViewD<'_, F>,
+        y: ArrayViewD<'_, F>,
+        mode: Mode,
+    ) -> Result<ModelOutput<F>>;
 
     /// Backpropagates dL/dprediction (shaped as [`ModelOutput::pred`]) of the last
     /// [`Mode::Train`] forward pass, *adding* to every parameter's gradient. Returns dL/dx
