@@ -139,8 +139,17 @@ impl<F: Float> EncoderDecoder<F> {
     /// `[T, W]`, its output is not `[T, V]` with `V ≥ 2`, the end token is not below `V`, the
     /// start token or an output token is not an id the decoder reads, or `max_len` is 0.
     pub fn new(encoder: Sequential<F>, decoder: Sequential<F>, decoding: Decoding) -> Result<Self> {
-        let model =
-            EncoderDecoder { name: "encoder_decoder".to_string(), encoder, decoder, decoding, encoder_out: None };
+        Self::named("encoder_decoder".to_string(), encoder, decoder, decoding)
+    }
+
+    /// As [`EncoderDecoder::new`], named `name` (in its errors too).
+    pub(crate) fn named(
+        name: String,
+        encoder: Sequential<F>,
+        decoder: Sequential<F>,
+        decoding: Decoding,
+    ) -> Result<Self> {
+        let model = EncoderDecoder { name, encoder, decoder, decoding, encoder_out: None };
         model.structure()?;
         Ok(model)
     }
