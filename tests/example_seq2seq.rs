@@ -27,7 +27,7 @@ const MONTHS: [&str; 12] = [
 
 /// "march 5, 2019", "5 march 2019", "mar 5, 2019" or "5 mar 2019" as "2019-03-05".
 fn iso(text: &str) -> String {
-    let words: Vec<&str> = text.split(|c: char| c == ' ' || c == ',').filter(|w| !w.is_empty()).collect();
+    let words: Vec<&str> = text.split([' ', ',']).filter(|w| !w.is_empty()).collect();
     assert_eq!(words.len(), 3, "{text:?}");
     let month_of = |w: &str| MONTHS.iter().position(|m| *m == w || &m[..3] == w);
     let (month, day) = match month_of(words[0]) {
