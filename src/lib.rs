@@ -106,7 +106,9 @@ pub use loss::{
     BinaryCrossEntropy, CategoricalCrossEntropy, Loss, LossOutput, Mae, Mse, SparseCategoricalCrossEntropy,
 };
 pub use metrics::{Average, ConfusionMatrix, Metric, ZeroDivision};
-pub use model::{Callback, EarlyStopping, FitConfig, History, Sequential};
+pub use model::{
+    Callback, Decoding, EarlyStopping, EncoderDecoder, FitConfig, History, Model, ModelExt, ModelOutput, Sequential,
+};
 pub use optim::{
     clip_grad_norm, clip_grad_value, Adam, AdamW, EpsilonPlacement, GradientClip, Optimizer, RmsProp, Sgd,
 };
@@ -127,7 +129,7 @@ pub mod prelude {
     };
     pub use crate::loss::{BinaryCrossEntropy, CategoricalCrossEntropy, Loss, Mae, Mse, SparseCategoricalCrossEntropy};
     pub use crate::metrics::Metric;
-    pub use crate::model::{EarlyStopping, FitConfig, History, Sequential};
+    pub use crate::model::{Decoding, EarlyStopping, EncoderDecoder, FitConfig, History, Model, ModelExt, Sequential};
     pub use crate::optim::{Adam, AdamW, EpsilonPlacement, GradientClip, Optimizer, RmsProp, Sgd};
     pub use ndarray_rand::rand::rngs::StdRng;
     pub use ndarray_rand::rand::SeedableRng;

@@ -908,7 +908,7 @@ fn short_type_name<T: ?Sized>() -> String {
 }
 
 /// The optimiser state `v` as `S`, refusing another kind's state (see [`load_with_optimizer`]).
-fn optimizer_state<S: Serialize + DeserializeOwned>(v: Value) -> Result<S> {
+pub(crate) fn optimizer_state<S: Serialize + DeserializeOwned>(v: Value) -> Result<S> {
     const WHAT: &str = "model file optimizer";
     let asked = short_type_name::<S>();
     let file_kind = v.get("kind").and_then(Value::as_str).map(str::to_string);

@@ -4,6 +4,7 @@
 //! | want | use |
 //! |---|---|
 //! | keep a whole [`crate::Sequential`] (architecture, weights, optionally an optimiser's state) and get it back bit for bit | [`json::save`] / [`json::load`] |
+//! | the same for any model of this crate, an [`crate::EncoderDecoder`] included | [`model_file::save`] / [`model_file::load`] |
 //! | run a PyTorch `nn.RNN`/`nn.LSTM`/`nn.GRU`/`nn.Linear` here | [`torch::StateDict::load`], then [`torch::import_lstm`] (…) |
 //! | hand weights trained here to PyTorch | [`torch::TorchRnn::export`], [`torch::export_linear`], [`torch::StateDict::save`] |
 //!
@@ -16,4 +17,5 @@
 mod context;
 mod file;
 pub mod json;
+pub mod model_file;
 pub mod torch;
