@@ -91,8 +91,8 @@ struct TrainingError {
 }
 
 impl Callback<f64> for TrainingError {
-    fn on_epoch_end(&mut self, _: &EpochLogs<f64>, model: &mut Sequential<f64>) -> Result<Control> {
-        let mse = model.evaluate(&self.x, &self.y, &Mse)?;
+    fn on_epoch_end(&mut self, _: &EpochLogs<f64>, model: &mut dyn Model<f64>) -> Result<Control> {
+        let (mse, _) = model.evaluate_in_batches(&self.x, &self.y, &Mse, &[], self.x.shape()[0])?;
         self.values.borrow_mut().push(mse);
         Ok(Control::Continue)
     }
