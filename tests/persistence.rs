@@ -610,3 +610,25 @@ fn files_written_before_the_registry_load_and_save_to_the_same_bytes() {
     seen.dedup();
     assert_eq!(seen, ["Bidirectional", "Dense", "GRU", "LSTM", "SimpleRNN"], "the seeds cover the recurrent kinds");
 }
+
+/// A field a configuration does not write at its default (`dropout` and `recurrent_dropout`
+/// at 0) is still one it reads: written out explicitly (by hand, or by another writer) it
+/// loads, while a misspelt field is refused by name.
+#[test]
+fn defaults_written_out_load_and_misspelt_fields_do_not() {
+    let mut v = small_file();
+    v["layers"][0]["config"]["dropout"] = json!(0.0);
+    v["layers"][0]["config"]["recurrent_dropout"] = json!(0);
+    let m = load_value(&v).expect("explicit defaults load");
+    assert_eq!(
+        json::to_vec(&m).expect("to_vec"),
+        json::to_vec(&load_value(&small_file()).expect("load")).expect("to_vec")
+    );
+
+    let mut v = small_file();
+    v["layers"][0]["config"]["dropuot"] = json!(0.0);
+    v["layers"][0]["config"]["recurrent_dropout"] = json!(0.0);
+    let [what, _, got] = format_err(err_of(&v));
+    assert_eq!(what, "model file layer 0 (lstm, LSTM) config");
+    assert_eq!(got, "unknown [\"dropuot\"]");
+}

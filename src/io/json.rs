@@ -113,18 +113,50 @@ fn json_error(what: &str, e: &serde_json::Error) -> Error {
     Error::format(what, "a value JSON can hold", e)
 }
 
-/// Keys of `given` (recursively) that do not come back when the parsed value is written
-/// again: the fields serde skipped as unknown.
-pub(crate) fn unknown_fields(given: &Value, known: &Value, path: &str, out: &mut Vec<String>) {
-    if let (Value::Object(g), Value::Object(k)) = (given, known) {
-        for (key, v) in g {
-            let here = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
-            match k.get(key) {
-                Some(kv) => unknown_fields(v, kv, &here, out),
-                None => out.push(here),
-            }
+/// The fields of `given` that serde ignored when it read it as `T` (and that would otherwise
+/// pass unnoticed, a typo'd option silently left at its default): keys, recursively, that do
+/// not come back in `again` (the value read, written again) and that `T` reads whatever they
+/// hold. A key that does not come back because `T` does not write it at its default (a
+/// `"dropout": 0` written out) is one `T` reads: with a value no field can hold put there, the
+/// read fails. At most a few are named.
+pub(crate) fn ignored_fields<T: DeserializeOwned>(given: &Value, again: &Value) -> Vec<String> {
+    const NAMED: usize = 8;
+    let mut candidates = Vec::new();
+    missing_keys(given, again, &mut Vec::new(), &mut candidates);
+    let mut out = Vec::new();
+    // Keys T reads but does not write are few (a type's defaulted fields), so this makes at
+    // most that many probes beyond the ones it names, however many keys a file adds.
+    for path in candidates {
+        if out.len() == NAMED {
+            break;
+        }
+        let mut probe = given.clone();
+        if let Some(slot) = value_at_mut(&mut probe, &path) {
+            *slot = Value::Object(serde_json::Map::from_iter([("\u{1}recurrent probe".to_string(), Value::Null)]));
+        }
+        if serde_json::from_value::<T>(probe).is_ok() {
+            out.push(path.join("."));
         }
     }
+    out
+}
+
+/// Paths of the keys of `given` (recursively through objects) that `known` lacks.
+fn missing_keys(given: &Value, known: &Value, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    if let (Value::Object(g), Value::Object(k)) = (given, known) {
+        for (key, v) in g {
+            path.push(key.clone());
+            match k.get(key) {
+                Some(kv) => missing_keys(v, kv, path, out),
+                None => out.push(path.clone()),
+            }
+            path.pop();
+        }
+    }
+}
+
+fn value_at_mut<'v>(v: &'v mut Value, path: &[String]) -> Option<&'v mut Value> {
+    path.iter().try_fold(v, |v, key| v.get_mut(key))
 }
 
 /// The same seed every time: whatever it draws is overwritten by the file's weights.
@@ -777,8 +809,7 @@ pub(crate) fn optimizer_state<S: Serialize + DeserializeOwned>(v: Value) -> Resu
         .map_err(|e| Error::format(WHAT, format!("the state of a {asked}"), format!("{whose}: {e}")))?;
     // serde skips fields it does not know: any that do not come back belong to another type.
     let again = serde_json::to_value(&state).map_err(|e| json_error(WHAT, &e))?;
-    let mut extra = Vec::new();
-    unknown_fields(&v, &again, "", &mut extra);
+    let extra = ignored_fields::<S>(&v, &again);
     if !extra.is_empty() {
         return Err(Error::format(
             WHAT,

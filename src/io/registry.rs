@@ -347,8 +347,7 @@ fn parse_as<F: Float, S: Scheme<F>>(v: &Value) -> Result<S::Config> {
     let config: S::Config =
         serde_json::from_value(v.clone()).map_err(|e| Error::format("config", format!("a valid {name}"), e))?;
     let again = serde_json::to_value(&config).map_err(|e| Error::format("config", "a value JSON can hold", e))?;
-    let mut extra = Vec::new();
-    json::unknown_fields(v, &again, "", &mut extra);
+    let extra = json::ignored_fields::<S::Config>(v, &again);
     if !extra.is_empty() {
         return Err(Error::format("config", format!("only the fields of {name}"), format!("unknown {extra:?}")));
     }
