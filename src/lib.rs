@@ -97,6 +97,7 @@ pub use activation::Activation;
 pub use data::{Batches, Padding, Truncating};
 pub use error::{Error, Result};
 pub use float::Float;
+pub use io::{Persist, Registry};
 pub use layers::{
     Bidirectional, Cell, Dense, DenseConfig, Dropout, DropoutConfig, Embedding, EmbeddingConfig, GradientTrace, Gru,
     GruCell, GruConfig, Layer, Lstm, LstmCell, LstmConfig, Masking, MergeMode, Mode, ParamMut, ParamRef, Params,
