@@ -95,6 +95,8 @@ pub use layers::{
     Lstm, LstmCell, LstmConfig, Masking, MergeMode, Mode, ParamMut, ParamRef, Params, Recurrent, RecurrentLayer,
     SimpleRnn, SimpleRnnCell, SimpleRnnConfig, State, Weights,
 };
+#[doc(hidden)]
+pub use linalg::bench as __bench;
 pub use loss::{
     BinaryCrossEntropy, CategoricalCrossEntropy, Loss, LossOutput, Mae, Mse, SparseCategoricalCrossEntropy,
 };
