@@ -116,6 +116,8 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
             params,
             dense,
             rbias: &[],
+            input: None,
+            bias: &[],
             rec_mask: &ws.rec_mask,
             mode: crate::layers::layer::Mode::Train,
         };
