@@ -7,13 +7,13 @@
 //!
 //! * [`gemm`]: `C (+)= A·B` for any operands. Small products run as plain loops; the rest on
 //!   the crate's own blocked engine (`driver.rs`, `kernel.rs`): operands packed into
-//!   cache-sized panels and an AVX2/FMA microkernel chosen at run time, with a portable kernel
-//!   elsewhere. Packing buffers are per-thread and only grow, so repeated products of one
+//!   cache-sized panels (a row-major A read in place) and an AVX-512 or AVX2/FMA microkernel
+//!   chosen at run time, with a portable kernel elsewhere. Packing buffers are per-thread and only grow, so repeated products of one
 //!   size allocate nothing.
 //! * [`PackedB`] + [`gemm_packed`]: a weight matrix packed once and multiplied at every time
 //!   step (the recurrent kernel), so the step loop neither repacks nor allocates.
-//! * [`step_gemm`]: the plain loop, for the few small per-step products that are not worth
-//!   packing (the original GRU's late gate).
+//! * [`step_gemm_packed`]: a cell's own per-step product on a block of the recurrent kernel
+//!   the loop packed (the original GRU's late gate), or the plain loop without one.
 
 #[doc(hidden)]
 pub mod bench;
@@ -277,15 +277,29 @@ pub(crate) fn gemm_packed<F: Float>(
     Ok(())
 }
 
-/// `c += a · b`, or `c = a · b` when `accumulate` is false, for operands read as stored, as
-/// a plain loop. Allocation-free.
+/// `c += a · b`, or `c = a · b` when `accumulate` is false, for a cell's own per-step product:
+/// through the packed product when `packed` holds `b` packed (a block of the recurrent kernel
+/// the loop packed once per pass), else as the plain loop. Allocation-free.
 #[inline]
-pub(crate) fn step_gemm<F: Float>(a: Mat<'_, F>, b: Mat<'_, F>, c: MatMut<'_, F>, accumulate: bool) {
+pub(crate) fn step_gemm_packed<F: Float>(
+    a: Mat<'_, F>,
+    b: Mat<'_, F>,
+    packed: Option<&PackedB<F>>,
+    c: MatMut<'_, F>,
+    accumulate: bool,
+) {
     let ((m, k), (k2, n)) = (a.dims(), b.dims());
-    // The callers size every buffer before the loop; a mismatch is a crate bug, and the
-    // indexing in `naive` turns it into a loud failure rather than a silently skipped product.
-    assert!(k == k2 && c.rows == m && c.cols == n, "step_gemm operand sizes");
-    naive(a.view(), b.view(), c.data, c.ld, accumulate);
+    // The callers size every buffer before the loop; a mismatch is a crate bug, made loud
+    // rather than a silently skipped product.
+    assert!(k == k2 && c.rows == m && c.cols == n, "step_gemm_packed operand sizes");
+    match packed {
+        Some(p) if (p.k, p.n) == (k, n) => {
+            if gemm_packed(a, b, p, c, accumulate).is_err() {
+                unreachable!("step_gemm_packed buffers sized by the loop");
+            }
+        }
+        _ => naive(a.view(), b.view(), c.data, c.ld, accumulate),
+    }
 }
 
 /// Adds the column sums of the `rows × n` block `a` (row stride `ld`) to `out` (length `n`).
@@ -353,9 +367,10 @@ mod tests {
         let want = a.slice(s![.., 2..5]).dot(&b.slice(s![.., 1..3]));
         let (sa, sb) = (a.as_slice().unwrap(), b.as_slice().unwrap());
         let mut c = [7.0; 20];
-        step_gemm(
+        step_gemm_packed(
             Mat::strided(&sa[2..], 4, 3, 7),
             Mat::strided(&sb[1..], 3, 2, 6),
+            None,
             MatMut::strided(&mut c[1..], 4, 2, 5),
             false,
         );

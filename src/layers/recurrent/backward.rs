@@ -50,6 +50,9 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         if self.slots.recurrent_kernel.is_some() {
             size(&mut ws.wh_t, d.ew * h, &name, "W_hᵀ (E, H)")?;
             ws.wh_t_packed.try_reserve(d.ew, h, format_args!("{name} packed W_hᵀ"))?;
+            if d.ew < d.gw {
+                ws.late_t_packed.try_reserve(d.gw - d.ew, h, format_args!("{name} packed W_h[:, E:]ᵀ"))?;
+            }
         }
         limits::try_reserve(&mut ws.out_dx, b * t * i, format_args!("{name} input gradient (B, T, I)"))?;
         limits::try_reserve(&mut ws.out_dh0, b * h, format_args!("{name} initial state gradient (B, H)"))?;
@@ -108,6 +111,16 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
             }
             None => None,
         };
+        // W_h[:, E:]ᵀ, for a cell's own product on it (Cho's GRU), packed once per pass.
+        let late = match self.slots.recurrent_kernel {
+            Some(k) if d.ew < d.gw => {
+                let raw = Mat::strided(&values[k][d.ew..], h, d.gw - d.ew, d.gw).t();
+                pack(raw, &mut ws.late_t_packed)?;
+                Some(DenseRecurrent { raw, packed: &ws.late_t_packed })
+            }
+            _ => None,
+        };
+        let params = params.with_late(late);
         let gf_h = grad_final.map(|s| s.h.as_standard_layout());
         let gf_c = grad_final.and_then(|s| s.c.as_ref()).map(|c| c.as_standard_layout());
         let shared = Shared {

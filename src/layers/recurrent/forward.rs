@@ -224,6 +224,16 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
             .slots
             .recurrent_kernel
             .map(|_| DenseRecurrent { raw: Mat::strided(wh, h, d.ew, d.gw), packed: &ws.wh_packed });
+        // W_h[:, E:], for a cell's own product on it (Cho's GRU), packed once per pass.
+        let late = match self.slots.recurrent_kernel {
+            Some(_) if d.ew < d.gw => {
+                let raw = Mat::strided(&wh[d.ew..], h, d.gw - d.ew, d.gw);
+                pack(raw, &mut ws.late_packed)?;
+                Some(DenseRecurrent { raw, packed: &ws.late_packed })
+            }
+            _ => None,
+        };
+        let params = params.with_late(late);
         let rbias = self.slots.recurrent_bias.map(|k| values[k]).unwrap_or(&[]);
         let h0 = initial.map(|s| s.h.as_standard_layout());
         let c0 = initial.and_then(|s| s.c.as_ref()).map(|c| c.as_standard_layout());

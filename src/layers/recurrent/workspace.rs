@@ -74,6 +74,10 @@ pub(crate) struct Workspace<F> {
     pub(crate) wh_packed: PackedB<F>,
     /// W_x packed for the engine, once per forward pass (each step projects its own input).
     pub(crate) wx_packed: PackedB<F>,
+    /// The recurrent kernel's columns past E, W_h[:, E:], packed once per forward pass, and
+    /// their transpose once per backward pass (for the cell's own product, Cho's GRU).
+    pub(crate) late_packed: PackedB<F>,
+    pub(crate) late_t_packed: PackedB<F>,
     /// W_h[:, :E]ᵀ packed, once per backward pass.
     pub(crate) wh_t_packed: PackedB<F>,
     /// Whether the buffers hold a training forward pass that backward may use.
