@@ -102,6 +102,8 @@ pub(crate) mod sealed {
         fn tanh_into(src: &[Self], dst: &mut [Self]);
         /// `dst ← σ(src)` element-wise.
         fn sigmoid_into(src: &[Self], dst: &mut [Self]);
+        /// The LSTM step with sigmoid gates and tanh, fused (see `math::lstm_step_f32`).
+        fn lstm_step(gx: &mut [Self], c_prev: &[Self], c: &mut [Self], h: &mut [Self], tc: &mut [Self], units: usize);
     }
 
     type Scratch<T> = RefCell<(Vec<T>, Vec<T>)>;
@@ -145,6 +147,10 @@ pub(crate) mod sealed {
         fn sigmoid_into(src: &[f32], dst: &mut [f32]) {
             math::sigmoid_into_f32(src, dst)
         }
+
+        fn lstm_step(gx: &mut [f32], c_prev: &[f32], c: &mut [f32], h: &mut [f32], tc: &mut [f32], units: usize) {
+            math::lstm_step_f32(gx, c_prev, c, h, tc, units)
+        }
     }
 
     impl Kernel for f64 {
@@ -170,6 +176,10 @@ pub(crate) mod sealed {
 
         fn sigmoid_into(src: &[f64], dst: &mut [f64]) {
             math::sigmoid_into_f64(src, dst)
+        }
+
+        fn lstm_step(gx: &mut [f64], c_prev: &[f64], c: &mut [f64], h: &mut [f64], tc: &mut [f64], units: usize) {
+            math::lstm_step_f64(gx, c_prev, c, h, tc, units)
         }
     }
 }

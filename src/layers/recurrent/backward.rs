@@ -304,7 +304,7 @@ impl<F: Float, C: Cell<F>> Shared<'_, F, C> {
                     }
                 }
             }
-            w.sq_norms[step] = dh.iter().map(|&v| v * v).sum::<F>();
+            w.sq_norms[step] = sum_squares(dh);
             let rows = step * bn * gw..(step + 1) * bn * gw;
             let erows = step * bn * ew..(step + 1) * bn * ew;
             let (c_prev, c_now): (&[F], &[F]) = if sw > 0 {
@@ -391,4 +391,19 @@ impl<F: Float, C: Cell<F>> Shared<'_, F, C> {
         }
         Ok(())
     }
+}
+
+/// `Σ v²` in eight independent sums, so the compiler vectorises it (a single running sum is
+/// one dependent add per element: about 2.5 ms of a medium LSTM's backward pass).
+#[inline]
+fn sum_squares<F: Float>(x: &[F]) -> F {
+    let mut acc = [F::zero(); 8];
+    let chunks = x.chunks_exact(8);
+    let tail = chunks.remainder().iter().fold(F::zero(), |s, &v| s + v * v);
+    for c in chunks {
+        for k in 0..8 {
+            acc[k] += c[k] * c[k];
+        }
+    }
+    ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7])) + tail
 }
