@@ -7,9 +7,9 @@
 //! so a tile's arithmetic never depends on where it sits in C or on how the rows were split
 //! across threads.
 //!
-//! Three sets, chosen once at run time ([`Micro::get`]):
+//! Three sets, chosen once at run time (`simd`, and `linalg::micro` per element type):
 //!
-//! * AVX-512F: f32 8×48 (three zmm per row, 24 accumulators), f64 8×24; narrower variants
+//! * AVX-512 (F and DQ): f32 8×48 (three zmm per row, 24 accumulators), f64 8×24; narrower variants
 //!   (one or two zmm per row) for a last, narrower panel, and masked stores for edges, so no
 //!   edge tile is computed wider than it needs or copied through a scratch tile.
 //! * AVX2 + FMA: f32 6×16, f64 6×8 (twelve ymm accumulators).
@@ -88,7 +88,8 @@ fn detected() -> Simd {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::is_x86_feature_detected as has;
-        if has!("avx512f") && has!("avx2") && has!("fma") {
+        // The vectorised math is compiled with avx512dq too (float bit operations on zmm).
+        if has!("avx512f") && has!("avx512dq") && has!("avx2") && has!("fma") {
             return Simd::Avx512;
         }
         if has!("avx2") && has!("fma") {
