@@ -103,6 +103,8 @@ pub use layers::{
     GruCell, GruConfig, Layer, Lstm, LstmCell, LstmConfig, Masking, MergeMode, Mode, ParamMut, ParamRef, Params,
     Recurrent, RecurrentLayer, SimpleRnn, SimpleRnnCell, SimpleRnnConfig, SpatialDropout1D, State, Weights,
 };
+#[doc(hidden)]
+pub use linalg::bench as __bench;
 pub use loss::{
     BinaryCrossEntropy, CategoricalCrossEntropy, Loss, LossOutput, Mae, Mse, SparseCategoricalCrossEntropy,
 };

@@ -636,7 +636,7 @@ fn at(ctx: &str, e: Error) -> Error {
 /// The sizes of the batches `n` samples make in batches of `batch` (the last may be smaller).
 fn batch_sizes(n: usize, batch: usize) -> Vec<usize> {
     let mut sizes = vec![batch.min(n)];
-    if n > batch && n % batch != 0 {
+    if n > batch && !n.is_multiple_of(batch) {
         sizes.push(n % batch);
     }
     sizes
