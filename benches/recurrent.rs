@@ -1,6 +1,7 @@
-//! Criterion benchmarks of the recurrent step: forward (inference) and forward + backward
-//! (BPTT over every step, gradients for x and every parameter) of SimpleRNN, LSTM and GRU,
-//! on the four workloads of ../shared/bench/workloads.json.
+//! Criterion benchmarks of the recurrent layers: inference forward, training forward and
+//! forward + backward (BPTT over every step, gradients for x and every parameter) of
+//! SimpleRNN, LSTM, GRU and Cho's GRU (`reset_after = false`), on the four workloads of
+//! benches/workloads.rs.
 //!
 //! ```sh
 //! cargo bench --bench recurrent                          # everything
@@ -9,11 +10,16 @@
 //! RECURRENT_NUM_THREADS=2 cargo bench --bench recurrent   # two threads (groups named .../t2)
 //! ```
 //!
-//! Modes match ../shared/bench/pytorch_rnn.py: `forward` is `model(x)` without a graph;
-//! `fwd_bwd` clears the gradients, runs a training forward pass and backpropagates
-//! dL/doutput = 1 (the gradient of `out.sum()`). The throughput criterion prints is useful
-//! GEMM FLOP/s as the reference scripts count them: 2·B·T·G·H·(I+H) per forward pass and
-//! three times that for forward + backward.
+//! Modes, as benches/compare/torch_rnn.py measures PyTorch:
+//! * `forward`: `Mode::Infer`, nothing kept for backward (PyTorch under `inference_mode`,
+//!   ONNX Runtime);
+//! * `forward_train`: `Mode::Train`, every step kept for backward (PyTorch's forward with
+//!   autograd recording);
+//! * `fwd_bwd`: clears the gradients, runs a training forward pass and backpropagates
+//!   dL/doutput = 1 (the gradient of `out.sum()`).
+//!
+//! The throughput criterion prints is useful GEMM FLOP/s as the reference scripts count them:
+//! 2·B·T·G·H·(I+H) per forward pass and three times that for forward + backward.
 
 mod workloads;
 
@@ -30,7 +36,7 @@ use workloads::{Workload, WORKLOADS};
 /// The cells measured: name as in the reference results, gate blocks G, constructor.
 type Build<F> = fn(&Workload, &mut StdRng) -> Box<dyn RecurrentLayer<F>>;
 
-fn cells<F: Float>() -> [(&'static str, usize, Build<F>); 3] {
+fn cells<F: Float>() -> [(&'static str, usize, Build<F>); 4] {
     [
         ("simple_rnn", 1, |w, rng| {
             Box::new(SimpleRnnConfig::new(w.i, w.h).with_return_sequences(true).init::<F, _>(rng).expect("valid"))
@@ -40,6 +46,15 @@ fn cells<F: Float>() -> [(&'static str, usize, Build<F>); 3] {
         }),
         ("gru", 3, |w, rng| {
             Box::new(GruConfig::new(w.i, w.h).with_return_sequences(true).init::<F, _>(rng).expect("valid"))
+        }),
+        ("gru_cho", 3, |w, rng| {
+            Box::new(
+                GruConfig::new(w.i, w.h)
+                    .with_reset_after(false)
+                    .with_return_sequences(true)
+                    .init::<F, _>(rng)
+                    .expect("valid"),
+            )
         }),
     ]
 }
@@ -64,6 +79,9 @@ fn bench_dtype<F: Float>(c: &mut Criterion, dtype: &str) {
             group.throughput(Throughput::Elements(flops));
             group.bench_with_input(BenchmarkId::new("forward", w.name), &x, |bch, x| {
                 bch.iter(|| black_box(layer.forward(black_box(x.view().into_dyn()), Mode::Infer).expect("forward")))
+            });
+            group.bench_with_input(BenchmarkId::new("forward_train", w.name), &x, |bch, x| {
+                bch.iter(|| black_box(layer.forward(black_box(x.view().into_dyn()), Mode::Train).expect("forward")))
             });
             group.throughput(Throughput::Elements(3 * flops));
             group.bench_with_input(BenchmarkId::new("fwd_bwd", w.name), &x, |bch, x| {

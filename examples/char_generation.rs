@@ -43,7 +43,7 @@ mod plot;
 use std::collections::BTreeSet;
 
 use ndarray::{s, Array2, Axis, Ix3};
-use recurrent::model::{Callback, Control, EpochLogs};
+use recurrent::model::{Callback, Control, EpochLogs, Model};
 use recurrent::prelude::*;
 use recurrent::rand::Rng;
 
@@ -186,7 +186,7 @@ struct PrintEpochs {
 }
 
 impl Callback<f32> for PrintEpochs {
-    fn on_epoch_end(&mut self, logs: &EpochLogs<f32>, _model: &mut Sequential<f32>) -> Result<Control> {
+    fn on_epoch_end(&mut self, logs: &EpochLogs<f32>, _model: &mut dyn Model<f32>) -> Result<Control> {
         if self.quiet_time {
             println!("{logs}");
         } else {

@@ -52,7 +52,7 @@ use std::collections::BTreeMap;
 
 use ndarray::{Array2, Ix2};
 use recurrent::metrics::{binary_accuracy, Average, ConfusionMatrix, ZeroDivision};
-use recurrent::model::{Callback, Control, EpochLogs};
+use recurrent::model::{Callback, Control, EpochLogs, Model};
 use recurrent::prelude::*;
 use recurrent::{Padding, Truncating};
 
@@ -174,7 +174,7 @@ fn build(vocab_size: usize, settings: &Settings, rng: &mut StdRng) -> Result<Seq
 struct PrintEpochs;
 
 impl Callback<f64> for PrintEpochs {
-    fn on_epoch_end(&mut self, logs: &EpochLogs<f64>, _model: &mut Sequential<f64>) -> Result<Control> {
+    fn on_epoch_end(&mut self, logs: &EpochLogs<f64>, _model: &mut dyn Model<f64>) -> Result<Control> {
         println!("{logs}");
         Ok(Control::Continue)
     }

@@ -79,47 +79,16 @@ impl Float for f64 {
 }
 
 pub(crate) mod sealed {
-    //! What the engine needs per element type: the microkernel and its blocking, per-thread
-    //! packing scratch, and the vectorised transcendental functions. Public only inside the
+    //! What the engine needs per element type: per-thread packing scratch and the vectorised
+    //! transcendental functions (the microkernels are chosen in `linalg`). Public only inside the
     //! crate (the trait is unnameable outside), which also seals [`super::Float`].
 
     use std::cell::RefCell;
 
-    use crate::linalg::kernel_for;
     use crate::math;
 
     /// Per-type engine hooks; implemented for `f32` and `f64` only.
     pub trait Kernel: Copy + Sized + 'static {
-        /// Microkernel rows.
-        const MR: usize;
-        /// Microkernel columns.
-        const NR: usize;
-        /// Depth of a packed slice.
-        const KC: usize;
-        /// Rows of a packed A block.
-        const MC: usize;
-
-        /// `C[MR×NR] (+)= A·B` on packed panels.
-        ///
-        /// # Safety
-        /// `a` holds `MR·k`, `b` holds `k·NR` values; `c` addresses `MR` rows of `NR` values
-        /// `rsc` apart.
-        unsafe fn microkernel(k: usize, a: *const Self, b: *const Self, c: *mut Self, rsc: usize, accumulate: bool);
-
-        /// As [`Kernel::microkernel`], reading A unpacked: row `i` at `a + i·lda`.
-        ///
-        /// # Safety
-        /// `a` addresses `MR` rows of `k` values `lda` apart; `b`, `c` as above.
-        unsafe fn microkernel_rowa(
-            k: usize,
-            a: *const Self,
-            lda: usize,
-            b: *const Self,
-            c: *mut Self,
-            rsc: usize,
-            accumulate: bool,
-        );
-
         /// Runs `f` with this thread's two packing buffers (fresh ones if already in use).
         fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>, &mut Vec<Self>) -> R) -> R;
 
@@ -133,6 +102,8 @@ pub(crate) mod sealed {
         fn tanh_into(src: &[Self], dst: &mut [Self]);
         /// `dst ← σ(src)` element-wise.
         fn sigmoid_into(src: &[Self], dst: &mut [Self]);
+        /// The LSTM step with sigmoid gates and tanh, fused (see `math::lstm_step_f32`).
+        fn lstm_step(gx: &mut [Self], c_prev: &[Self], c: &mut [Self], h: &mut [Self], tc: &mut [Self], units: usize);
     }
 
     type Scratch<T> = RefCell<(Vec<T>, Vec<T>)>;
@@ -153,29 +124,6 @@ pub(crate) mod sealed {
     }
 
     impl Kernel for f32 {
-        const MR: usize = 6;
-        const NR: usize = 16;
-        const KC: usize = 256;
-        const MC: usize = 72;
-
-        #[inline(always)]
-        unsafe fn microkernel(k: usize, a: *const f32, b: *const f32, c: *mut f32, rsc: usize, accumulate: bool) {
-            kernel_for::f32(k, a, b, c, rsc, accumulate)
-        }
-
-        #[inline(always)]
-        unsafe fn microkernel_rowa(
-            k: usize,
-            a: *const f32,
-            lda: usize,
-            b: *const f32,
-            c: *mut f32,
-            rsc: usize,
-            accumulate: bool,
-        ) {
-            kernel_for::f32_rowa(k, a, lda, b, c, rsc, accumulate)
-        }
-
         fn with_scratch<R>(f: impl FnOnce(&mut Vec<f32>, &mut Vec<f32>) -> R) -> R {
             SCRATCH_F32.with(|cell| with(cell, f))
         }
@@ -199,32 +147,13 @@ pub(crate) mod sealed {
         fn sigmoid_into(src: &[f32], dst: &mut [f32]) {
             math::sigmoid_into_f32(src, dst)
         }
+
+        fn lstm_step(gx: &mut [f32], c_prev: &[f32], c: &mut [f32], h: &mut [f32], tc: &mut [f32], units: usize) {
+            math::lstm_step_f32(gx, c_prev, c, h, tc, units)
+        }
     }
 
     impl Kernel for f64 {
-        const MR: usize = 6;
-        const NR: usize = 8;
-        const KC: usize = 256;
-        const MC: usize = 72;
-
-        #[inline(always)]
-        unsafe fn microkernel(k: usize, a: *const f64, b: *const f64, c: *mut f64, rsc: usize, accumulate: bool) {
-            kernel_for::f64(k, a, b, c, rsc, accumulate)
-        }
-
-        #[inline(always)]
-        unsafe fn microkernel_rowa(
-            k: usize,
-            a: *const f64,
-            lda: usize,
-            b: *const f64,
-            c: *mut f64,
-            rsc: usize,
-            accumulate: bool,
-        ) {
-            kernel_for::f64_rowa(k, a, lda, b, c, rsc, accumulate)
-        }
-
         fn with_scratch<R>(f: impl FnOnce(&mut Vec<f64>, &mut Vec<f64>) -> R) -> R {
             SCRATCH_F64.with(|cell| with(cell, f))
         }
@@ -247,6 +176,10 @@ pub(crate) mod sealed {
 
         fn sigmoid_into(src: &[f64], dst: &mut [f64]) {
             math::sigmoid_into_f64(src, dst)
+        }
+
+        fn lstm_step(gx: &mut [f64], c_prev: &[f64], c: &mut [f64], h: &mut [f64], tc: &mut [f64], units: usize) {
+            math::lstm_step_f64(gx, c_prev, c, h, tc, units)
         }
     }
 }

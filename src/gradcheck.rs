@@ -1,4 +1,4 @@
-//! Finite-difference gradient checks for any [`Layer`] and any [`Sequential`] model: does
+//! Finite-difference gradient checks for any [`Layer`] and any [`Model`]: does
 //! `backward` differentiate what `forward` computes?
 //!
 //! For a layer, the objective is `L = Σ G ⊙ output` with a fixed random `G`; each element of
@@ -39,7 +39,7 @@ use ndarray_rand::rand::{Rng, SeedableRng};
 use crate::error::{Error, Result};
 use crate::layers::{Layer, Mode, Params, State};
 use crate::loss::Loss;
-use crate::model::Sequential;
+use crate::model::{masked_loss, Model};
 
 /// How a check runs: the finite-difference step, the seed of `G` and of the dropout masks,
 /// and the largest number of elements probed per tensor.
@@ -60,7 +60,8 @@ impl Default for GradCheck {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TensorReport {
     /// `"input"`, `"initial h"`, `"initial c"`, or the parameter's name prefixed with its
-    /// position in visiting order, e.g. `"#1 recurrent_kernel"` (names can repeat).
+    /// position in visiting order, e.g. `"#1 recurrent_kernel"` (names can repeat); for a
+    /// model, the parameter's path ([`Model::param_paths`]), e.g. `"#1 lstm/recurrent_kernel"`.
     pub name: String,
     /// Elements compared.
     pub probed: usize,
@@ -87,9 +88,12 @@ impl GradReport {
         self.tensors.iter().map(|t| t.worst).fold(0.0, f64::max)
     }
 
-    /// The report of the first tensor whose name ends with `name`.
+    /// The report of the first tensor whose name is `name` or ends with it after a space
+    /// or a slash (`"kernel"` finds `"#0 kernel"` and `"#0 encoder/lstm/kernel"`).
     pub fn tensor(&self, name: &str) -> Option<&TensorReport> {
-        self.tensors.iter().find(|t| t.name == name || t.name.ends_with(&format!(" {name}")))
+        self.tensors
+            .iter()
+            .find(|t| t.name == name || t.name.ends_with(&format!(" {name}")) || t.name.ends_with(&format!("/{name}")))
     }
 }
 
@@ -330,34 +334,39 @@ impl GradCheck {
     }
 
     /// Checks a whole model on `(x, y)` under `loss`: the gradient of the loss with respect to
-    /// every parameter of every layer (and to the input when the first layer takes features).
-    /// The parameters come back exactly as they were.
+    /// every parameter of every part, and to the input when [`Model::backward`] says the input
+    /// is differentiable (a [`crate::Sequential`] whose first layer takes features, not token
+    /// ids). The loss is the one `fit` minimises: [`Model::forward_with_targets`] in
+    /// [`Mode::Train`] (an encoder–decoder's teacher forcing included), padded positions of
+    /// its mask left out. Any [`Model`] can be checked: [`crate::Sequential`],
+    /// [`crate::EncoderDecoder`], or a composition of your own. The parameters come back
+    /// exactly as they were.
     ///
     /// # Errors
     /// As [`GradCheck::check_layer`]; any error of the model or loss at these data.
-    pub fn check_model(
+    pub fn check_model<M: Model<f64> + ?Sized>(
         &self,
-        model: &mut Sequential<f64>,
+        model: &mut M,
         x: ArrayViewD<'_, f64>,
         y: ArrayViewD<'_, f64>,
         loss: &dyn Loss<f64>,
     ) -> Result<GradReport> {
         self.check_step()?;
         let seed = self.seed;
-        let run = |m: &mut Sequential<f64>, xp: ArrayViewD<'_, f64>| -> Result<(f64, ArrayD<f64>)> {
+        let run = |m: &mut M, xp: ArrayViewD<'_, f64>| -> Result<(f64, ArrayD<f64>)> {
             m.reseed(seed);
-            let pred = m.forward(xp, Mode::Train)?;
-            let out = m.masked_loss(loss, &pred.view(), &y)?;
-            Ok((out.value, out.grad))
+            let out = m.forward_with_targets(xp, y.view(), Mode::Train)?;
+            let l = masked_loss(m.name(), loss, out.mask.as_ref(), &out.pred.view(), &y)?;
+            Ok((l.value, l.grad))
         };
         let (_, grad) = run(model, x.view())?;
         model.zero_grad();
         let dx = model.backward(grad.view())?;
         let grads = param_grads(model);
         let params = param_values(model);
+        let paths = model.param_paths();
         let mut report = GradReport::default();
-        let takes_features = model.layers().first().is_some_and(|l| l.input_spec().last().copied().flatten().is_some());
-        if takes_features {
+        if let Some(dx) = dx {
             let mut xc = x.as_standard_layout().into_owned();
             let mut f = |xp: &ArrayD<f64>| -> Result<f64> { Ok(run(model, xp.view())?.0) };
             report.tensors.push(compare("input".into(), &mut xc, &dx.view(), self.step, self.max_probes, &mut f)?);
@@ -370,6 +379,7 @@ impl GradCheck {
                 set_param(model, k, &value);
                 Ok(out?.0)
             };
+            let name = paths.get(k).cloned().unwrap_or(name);
             report.tensors.push(compare(
                 format!("#{k} {name}"),
                 &mut v,

@@ -98,16 +98,21 @@ pub use activation::Activation;
 pub use data::{Batches, Padding, Truncating};
 pub use error::{Error, Result};
 pub use float::Float;
+pub use io::{Persist, Registry};
 pub use layers::{
-    Bidirectional, Cell, Dense, DenseConfig, Embedding, EmbeddingConfig, GradientTrace, Gru, GruCell, GruConfig, Layer,
-    Lstm, LstmCell, LstmConfig, Masking, MergeMode, Mode, ParamMut, ParamRef, Params, Recurrent, RecurrentLayer,
-    SimpleRnn, SimpleRnnCell, SimpleRnnConfig, State, Weights,
+    Bidirectional, Cell, Dense, DenseConfig, Dropout, DropoutConfig, Embedding, EmbeddingConfig, GradientTrace, Gru,
+    GruCell, GruConfig, Layer, Lstm, LstmCell, LstmConfig, Masking, MergeMode, Mode, ParamMut, ParamRef, Params,
+    Recurrent, RecurrentLayer, SimpleRnn, SimpleRnnCell, SimpleRnnConfig, SpatialDropout1D, State, Weights,
 };
+#[doc(hidden)]
+pub use linalg::bench as __bench;
 pub use loss::{
     BinaryCrossEntropy, CategoricalCrossEntropy, Loss, LossOutput, Mae, Mse, SparseCategoricalCrossEntropy,
 };
 pub use metrics::{Average, ConfusionMatrix, Metric, ZeroDivision};
-pub use model::{Callback, EarlyStopping, FitConfig, History, Sequential};
+pub use model::{
+    Callback, Decoding, EarlyStopping, EncoderDecoder, FitConfig, History, Model, ModelExt, ModelOutput, Sequential,
+};
 pub use optim::{
     clip_grad_norm, clip_grad_value, Adam, AdamW, EpsilonPlacement, GradientClip, Optimizer, RmsProp, Sgd,
 };
@@ -122,12 +127,13 @@ pub mod prelude {
     pub use crate::error::{Error, Result};
     pub use crate::float::Float;
     pub use crate::layers::{
-        Bidirectional, Dense, DenseConfig, Embedding, EmbeddingConfig, GradientTrace, Gru, GruConfig, Layer, Lstm,
-        LstmConfig, Masking, MergeMode, Mode, Params, RecurrentLayer, SimpleRnn, SimpleRnnConfig, State, Weights,
+        Bidirectional, Dense, DenseConfig, Dropout, DropoutConfig, Embedding, EmbeddingConfig, GradientTrace, Gru,
+        GruConfig, Layer, Lstm, LstmConfig, Masking, MergeMode, Mode, Params, RecurrentLayer, SimpleRnn,
+        SimpleRnnConfig, SpatialDropout1D, State, Weights,
     };
     pub use crate::loss::{BinaryCrossEntropy, CategoricalCrossEntropy, Loss, Mae, Mse, SparseCategoricalCrossEntropy};
     pub use crate::metrics::Metric;
-    pub use crate::model::{EarlyStopping, FitConfig, History, Sequential};
+    pub use crate::model::{Decoding, EarlyStopping, EncoderDecoder, FitConfig, History, Model, ModelExt, Sequential};
     pub use crate::optim::{Adam, AdamW, EpsilonPlacement, GradientClip, Optimizer, RmsProp, Sgd};
     pub use ndarray_rand::rand::rngs::StdRng;
     pub use ndarray_rand::rand::SeedableRng;

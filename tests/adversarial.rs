@@ -1735,6 +1735,139 @@ fn torch_load_a_missing_file() -> Outcome {
     Ok(())
 }
 
+// ───────────────────────────── dropout ─────────────────────────────
+
+fn dropout_rate_nan() -> Outcome {
+    expect_err!(Dropout::<f64>::new(f64::NAN), Error::InvalidConfig { .. }, ["Dropout rate", "[0, 1)"]);
+    Ok(())
+}
+
+fn dropout_rate_of_one() -> Outcome {
+    // Every element dropped and the rest scaled by 1/(1 − 1): refused, not infinities.
+    expect_err!(Dropout::<f32>::new(1.0), Error::InvalidConfig { .. }, ["Dropout rate"]);
+    Ok(())
+}
+
+fn dropout_set_rate_negative_keeps_the_rate() -> Outcome {
+    let mut d = Dropout::<f64>::new(0.25).expect("dropout");
+    expect_err!(d.set_rate(-0.5), Error::InvalidConfig { .. }, ["Dropout rate"]);
+    ensure!(d.rate() == 0.25, "the rate changed on error: {}", d.rate());
+    Ok(())
+}
+
+fn spatial_dropout_rate_infinite() -> Outcome {
+    expect_err!(SpatialDropout1D::<f64>::new(f64::INFINITY), Error::InvalidConfig { .. }, ["SpatialDropout1D rate"]);
+    Ok(())
+}
+
+fn dropout_noise_shape_with_a_zero_axis() -> Outcome {
+    let c = DropoutConfig::new(0.5).with_noise_shape(vec![None, Some(0)]);
+    expect_err!(c.build::<f64>(), Error::InvalidConfig { .. }, ["noise_shape"]);
+    Ok(())
+}
+
+fn dropout_noise_shape_of_another_rank() -> Outcome {
+    let mut d = DropoutConfig::new(0.5).with_noise_shape(vec![None, Some(1)]).build::<f64>().expect("dropout");
+    expect_err!(d.forward(x3(2, 3, 4).into_dyn().view(), Mode::Train), Error::ShapeMismatch { .. }, ["noise_shape"]);
+    ensure!(!d.has_cache(), "a refused pass left a cache");
+    Ok(())
+}
+
+fn dropout_forward_scalar() -> Outcome {
+    let mut d = Dropout::<f64>::new(0.5).expect("dropout");
+    expect_err!(d.forward(ndarray::arr0(1.0).into_dyn().view(), Mode::Train), Error::ShapeMismatch { .. });
+    Ok(())
+}
+
+fn dropout_forward_empty_batch() -> Outcome {
+    let mut d = Dropout::<f64>::new(0.5).expect("dropout");
+    expect_err!(d.forward(x3(0, 3, 2).into_dyn().view(), Mode::Train), Error::Empty { .. }, ["batch size"]);
+    Ok(())
+}
+
+fn dropout_forward_nan_input_in_inference() -> Outcome {
+    let mut d = Dropout::<f64>::new(0.5).expect("dropout");
+    let mut x = x3(2, 3, 2);
+    x[[1, 2, 0]] = f64::NAN;
+    expect_err!(d.forward(x.into_dyn().view(), Mode::Infer), Error::NonFinite { .. }, ["[1, 2, 0]"]);
+    Ok(())
+}
+
+fn dropout_backward_after_inference() -> Outcome {
+    let mut d = Dropout::<f64>::new(0.5).expect("dropout");
+    let x = x3(2, 3, 2).into_dyn();
+    d.forward(x.view(), Mode::Train).expect("train");
+    d.forward(x.view(), Mode::Infer).expect("infer");
+    expect_err!(d.backward(x.view()), Error::NoForwardCache { .. });
+    Ok(())
+}
+
+fn dropout_backward_wrong_shape() -> Outcome {
+    let mut d = Dropout::<f64>::new(0.5).expect("dropout");
+    d.forward(x3(2, 3, 2).into_dyn().view(), Mode::Train).expect("train");
+    expect_err!(d.backward(x3(2, 3, 3).into_dyn().view()), Error::ShapeMismatch { .. }, ["grad_output"]);
+    Ok(())
+}
+
+fn dropout_mask_beyond_memory() -> Outcome {
+    // 100M f32: the input and the output fit under the cap (800 MB), the mask beside them
+    // does not. The refused pass must not use up a draw of the stream.
+    let mut d = Dropout::<f32>::new(0.5).expect("dropout");
+    let x = ArrayD::<f32>::zeros(IxDyn(&[100_000_000, 1]));
+    expect_err!(d.forward(x.view(), Mode::Train), Error::OutOfMemory { .. }, ["dropout mask"]);
+    drop(x);
+    let small = ArrayD::<f32>::ones(IxDyn(&[4, 8]));
+    let mut fresh = Dropout::<f32>::new(0.5).expect("dropout");
+    ensure!(
+        d.forward(small.view(), Mode::Train).ok() == fresh.forward(small.view(), Mode::Train).ok(),
+        "the refused pass advanced the random stream"
+    );
+    Ok(())
+}
+
+fn spatial_dropout_rank_two() -> Outcome {
+    let mut d = SpatialDropout1D::<f64>::new(0.5).expect("spatial dropout");
+    expect_err!(d.forward(Array2::<f64>::zeros((2, 2)).into_dyn().view(), Mode::Train), Error::ShapeMismatch { .. });
+    Ok(())
+}
+
+fn sequential_add_spatial_dropout_after_vectors() -> Outcome {
+    let mut m = small_model();
+    let n = m.layers().len();
+    expect_err!(m.add(SpatialDropout1D::new(0.5).expect("spatial dropout")), Error::ShapeMismatch { .. });
+    ensure!(m.layers().len() == n, "the refused layer was added");
+    Ok(())
+}
+
+fn json_dropout_rate_of_one() -> Outcome {
+    let mut v = model_file(false);
+    let layers = v["layers"].as_array_mut().expect("layers");
+    layers.insert(1, json!({"kind": "Dropout", "name": "dropout", "config": {"rate": 1.0}, "weights": []}));
+    expect_err!(from_value(&v), Error::InvalidConfig { .. }, ["layer 1 (dropout, Dropout)", "rate"]);
+    Ok(())
+}
+
+fn json_spatial_dropout_unknown_field() -> Outcome {
+    let mut v = model_file(false);
+    let layers = v["layers"].as_array_mut().expect("layers");
+    let config = json!({"rate": 0.2, "noise_shape": [null, 1, null]});
+    layers.insert(0, json!({"kind": "SpatialDropout1D", "name": "s", "config": config, "weights": []}));
+    expect_err!(from_value(&v), Error::Format { .. }, ["noise_shape"]);
+    Ok(())
+}
+
+fn torch_with_dropout_nan() -> Outcome {
+    let rnn = torch::import_gru(&gru_dict()).expect("import");
+    expect_err!(rnn.with_dropout(f64::NAN), Error::InvalidConfig { .. }, ["nn.GRU dropout"]);
+    Ok(())
+}
+
+fn torch_from_layers_dropout_after_the_last() -> Outcome {
+    let layers: Vec<Box<dyn Layer<f64>>> = vec![Box::new(gru(2, 3)), Box::new(Dropout::new(0.2).expect("dropout"))];
+    expect_err!(torch::TorchRnn::from_layers(layers), Error::InvalidConfig { .. }, ["layer 1", "not after the last"]);
+    Ok(())
+}
+
 // ───────────────────────────── a few more corners ─────────────────────────────
 
 fn bidirectional_backward_after_a_half_reran() -> Outcome {
@@ -1994,4 +2127,23 @@ cases! {
     torch_export_linear_with_activation,
     torch_rnn_from_layers_of_a_dense,
     torch_load_a_missing_file,
+    // dropout
+    dropout_rate_nan,
+    dropout_rate_of_one,
+    dropout_set_rate_negative_keeps_the_rate,
+    spatial_dropout_rate_infinite,
+    dropout_noise_shape_with_a_zero_axis,
+    dropout_noise_shape_of_another_rank,
+    dropout_forward_scalar,
+    dropout_forward_empty_batch,
+    dropout_forward_nan_input_in_inference,
+    dropout_backward_after_inference,
+    dropout_backward_wrong_shape,
+    dropout_mask_beyond_memory,
+    spatial_dropout_rank_two,
+    sequential_add_spatial_dropout_after_vectors,
+    json_dropout_rate_of_one,
+    json_spatial_dropout_unknown_field,
+    torch_with_dropout_nan,
+    torch_from_layers_dropout_after_the_last,
 }

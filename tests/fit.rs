@@ -3,7 +3,7 @@
 
 use ndarray::{Array2, Array3, ArrayD};
 use proptest::prelude::*;
-use recurrent::model::{Callback, Control, EpochLogs};
+use recurrent::model::{Callback, Control, EpochLogs, Model};
 use recurrent::prelude::*;
 use recurrent::Error;
 
@@ -181,15 +181,15 @@ fn early_stopping_stops_and_restores_the_best_weights() {
 struct Recorder(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
 
 impl Callback<f64> for Recorder {
-    fn on_train_begin(&mut self, _: &mut Sequential<f64>) -> recurrent::Result<()> {
+    fn on_train_begin(&mut self, _: &mut dyn Model<f64>) -> recurrent::Result<()> {
         self.0.lock().unwrap().push("begin".into());
         Ok(())
     }
-    fn on_epoch_end(&mut self, logs: &EpochLogs<f64>, _: &mut Sequential<f64>) -> recurrent::Result<Control> {
+    fn on_epoch_end(&mut self, logs: &EpochLogs<f64>, _: &mut dyn Model<f64>) -> recurrent::Result<Control> {
         self.0.lock().unwrap().push(format!("epoch {}", logs.epoch));
         Ok(Control::Continue)
     }
-    fn on_train_end(&mut self, _: &mut Sequential<f64>) -> recurrent::Result<()> {
+    fn on_train_end(&mut self, _: &mut dyn Model<f64>) -> recurrent::Result<()> {
         self.0.lock().unwrap().push("end".into());
         Ok(())
     }

@@ -4,9 +4,11 @@
 For each cell (nn.RNN tanh, nn.LSTM, nn.GRU; one layer, batch_first, zero initial state), each
 workload of benches/workloads.rs and each dtype:
 
-  forward   out, _ = model(x) under torch.inference_mode()
-  fwd_bwd   model.zero_grad(set_to_none=True); x.grad = None;
-            out, _ = model(x); out.sum().backward()       (x requires grad, as the crate's dx)
+  forward        out, _ = model(x) under torch.inference_mode()
+  forward_train  out, _ = model(x) with x requiring grad: autograd records the graph (what the
+                 crate's Mode::Train forward keeps), no backward
+  fwd_bwd        model.zero_grad(set_to_none=True); x.grad = None;
+                 out, _ = model(x); out.sum().backward()       (x requires grad, as the crate's dx)
 
 Timing: warm up for --warmup seconds (at least 3 calls), pick n so one measurement lasts
 --min-time seconds, take --repeats measurements of n back-to-back calls and report the median
@@ -59,7 +61,7 @@ def main():
     ap.add_argument("--cells", default=",".join(CELLS))
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
     ap.add_argument("--dtypes", default="float32,float64")
-    ap.add_argument("--modes", default="forward,fwd_bwd")
+    ap.add_argument("--modes", default="forward,forward_train,fwd_bwd")
     ap.add_argument("--warmup", type=float, default=0.2)
     ap.add_argument("--min-time", type=float, default=0.5)
     ap.add_argument("--repeats", type=int, default=5)
@@ -67,6 +69,8 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     for cell in args.cells.split(","):
+        if cell not in CELLS:  # gru_cho: PyTorch has only the reset_after GRU
+            continue
         make, gates = CELLS[cell]
         for wl in args.workloads.split(","):
             b, t, i, h, dtypes = WORKLOADS[wl]
@@ -80,6 +84,11 @@ def main():
                         def step():
                             with torch.inference_mode():
                                 model(x)
+                    elif mode == "forward_train":
+                        xg = x.clone().requires_grad_(True)
+
+                        def step():
+                            model(xg)
                     else:
                         xg = x.clone().requires_grad_(True)
 

@@ -10,7 +10,7 @@
 //!   "name": "sequential",
 //!   "input_shape": [5, 1],                per sample, batch axis left out
 //!   "layers": [                           in order; each:
-//!     { "kind": "SimpleRNN",              Layer::kind, one of KINDS
+//!     { "kind": "SimpleRNN",              Layer::kind, one of KINDS or a kind registered in a Registry
 //!       "name": "simple_rnn",             unique within the file
 //!       "config": { ... },                the layer's *Config (Bidirectional: merge mode and both halves)
 //!       "weights": [                      in the order of the parameter visitor
@@ -29,6 +29,14 @@
 //! configuration, every weight's name, shape (against the configuration) and length, and
 //! that every value is finite. The first problem comes back as an [`Error`] naming the layer
 //! and the field, never as a panic and never as a huge allocation.
+//!
+//! The functions here know the crate's own layer kinds ([`KINDS`]). A layer or cell of your
+//! own is saved and loaded the same way, with the same checks, through a [`Registry`] it is
+//! registered in: `Registry::new()` plus [`Registry::register_cell`] for a cell,
+//! [`Registry::register`] for a layer type implementing [`Persist`], then
+//! [`Registry::save`] and [`Registry::load`] (see [`crate::io::registry`] for an example).
+//! A [`crate::Bidirectional`] finds its halves in the same registry, so one of your own
+//! cells can be a half too.
 //!
 //! # Example
 //! ```
@@ -52,7 +60,6 @@
 //! # Ok::<(), recurrent::Error>(())
 //! ```
 
-use std::any::Any;
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::Path;
@@ -68,9 +75,10 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::io::context::within;
 use crate::io::file;
+use crate::io::registry::{cell_shapes, ParamShapes, Persist, Registry};
 use crate::layers::{
-    Bidirectional, Cell, Dense, DenseConfig, Embedding, EmbeddingConfig, Gru, GruConfig, Layer, Lstm, LstmConfig,
-    Masking, MergeMode, Recurrent, RecurrentLayer, SimpleRnn, SimpleRnnCell, SimpleRnnConfig,
+    Bidirectional, Dense, DenseConfig, Dropout, DropoutConfig, Embedding, EmbeddingConfig, GruCell, Layer, LstmCell,
+    Masking, MergeMode, RecurrentLayer, SimpleRnn, SimpleRnnCell, SimpleRnnConfig, SpatialDropout1D,
 };
 use crate::limits;
 use crate::model::Sequential;
@@ -82,130 +90,76 @@ pub const FORMAT: &str = "recurrent-model";
 /// The format version this crate writes and the only one it reads.
 pub const VERSION: u64 = 1;
 
-// ───────────────────────────── the layer registry ─────────────────────────────
+// ───────────────────────────── the built-in kinds ─────────────────────────────
 
-/// What the registry needs from a layer type: its configuration (which rebuilds it), the
-/// shapes of its parameters for a configuration (checked against a file before anything is
-/// allocated), and a fresh layer from a configuration (whose weights the file then sets).
-///
-/// A new layer kind implements this and adds one line to `registry!` below.
-pub(crate) trait Persist<F: Float>: Layer<F> + Sized + 'static {
-    /// The serde form of the configuration.
-    type Config: Serialize + DeserializeOwned;
+/// The layer kinds of this crate, as [`Layer::kind`] spells them: the kinds
+/// [`Registry::new`] registers.
+pub const KINDS: &[&str] =
+    &["Dense", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Embedding", "Masking", "Dropout", "SpatialDropout1D"];
 
-    /// The configuration that rebuilds this layer (weights aside).
-    fn config(&self) -> Result<Self::Config>;
-
-    /// Name and shape of every parameter, in the order of the parameter visitor.
-    fn param_shapes(config: &Self::Config) -> Result<Shapes>;
-
-    /// A layer of this configuration with placeholder weights.
-    fn from_config(config: &Self::Config) -> Result<Self>;
-}
-
-/// Name and shape of each parameter of a layer, in visiting order.
-type Shapes = Vec<(String, Vec<usize>)>;
-
-/// Builds a recurrent layer (a Bidirectional's half) from its configuration.
-type BuildRecurrent<F> = fn(&Value) -> Result<Box<dyn RecurrentLayer<F>>>;
-
-/// A layer type's persistence functions, without the type.
-struct Codec<F: Float> {
-    /// The configuration of a layer of this kind (`None` if `any` is not of this type).
-    describe: fn(&dyn Any) -> Option<Result<Value>>,
-    /// Parameter names and shapes for a configuration.
-    shapes: fn(&Value) -> Result<Shapes>,
-    /// A fresh layer for a configuration.
-    build: fn(&Value) -> Result<Box<dyn Layer<F>>>,
-    /// The same as a recurrent layer, for kinds that are one (a Bidirectional's halves).
-    build_recurrent: Option<BuildRecurrent<F>>,
-}
-
-impl<F: Float> Codec<F> {
-    fn of<L: Persist<F>>() -> Self {
-        Codec {
-            describe: describe_as::<F, L>,
-            shapes: shapes_as::<F, L>,
-            build: build_as::<F, L>,
-            build_recurrent: None,
-        }
-    }
-
-    fn of_recurrent<L: Persist<F> + RecurrentLayer<F>>() -> Self {
-        Codec { build_recurrent: Some(build_recurrent_as::<F, L>), ..Self::of::<L>() }
-    }
-}
-
-macro_rules! registry {
-    ($($kind:literal => $layer:ident . $of:ident),+ $(,)?) => {
-        /// The layer kinds a model file may hold, as [`Layer::kind`] spells them.
-        pub const KINDS: &[&str] = &[$($kind),+];
-
-        fn codec<F: Float>(kind: &str) -> Option<Codec<F>> {
-            match kind {
-                $($kind => Some(Codec::$of::<$layer<F>>()),)+
-                _ => None,
-            }
-        }
-    };
-}
-
-registry! {
-    "Dense" => Dense.of,
-    "SimpleRNN" => SimpleRnn.of_recurrent,
-    "LSTM" => Lstm.of_recurrent,
-    "GRU" => Gru.of_recurrent,
-    "Bidirectional" => Bidirectional.of,
-    "Embedding" => Embedding.of,
-    "Masking" => Masking.of,
+/// Registers the crate's own kinds, through the same methods a program uses for its own.
+/// A new built-in kind is one line here and its name in [`KINDS`].
+pub(crate) fn register_built_ins<F: Float>(r: &mut Registry<F>) -> Result<()> {
+    r.register::<Dense<F>>()?;
+    r.register_recurrent::<SimpleRnn<F>>()?;
+    r.register_cell::<LstmCell>()?;
+    r.register_cell::<GruCell>()?;
+    r.register::<Bidirectional<F>>()?;
+    r.register::<Embedding<F>>()?;
+    r.register::<Masking<F>>()?;
+    r.register::<Dropout<F>>()?;
+    r.register::<SpatialDropout1D<F>>()?;
+    Ok(())
 }
 
 fn json_error(what: &str, e: &serde_json::Error) -> Error {
     Error::format(what, "a value JSON can hold", e)
 }
 
-fn describe_as<F: Float, L: Persist<F>>(any: &dyn Any) -> Option<Result<Value>> {
-    let layer = any.downcast_ref::<L>()?;
-    Some(layer.config().and_then(|c| serde_json::to_value(c).map_err(|e| json_error("layer config", &e))))
+/// The fields of `given` that serde ignored when it read it as `T` (and that would otherwise
+/// pass unnoticed, a typo'd option silently left at its default): keys, recursively, that do
+/// not come back in `again` (the value read, written again) and that `T` reads whatever they
+/// hold. A key that does not come back because `T` does not write it at its default (a
+/// `"dropout": 0` written out) is one `T` reads: with a value no field can hold put there, the
+/// read fails. At most a few are named.
+pub(crate) fn ignored_fields<T: DeserializeOwned>(given: &Value, again: &Value) -> Vec<String> {
+    const NAMED: usize = 8;
+    let mut candidates = Vec::new();
+    missing_keys(given, again, &mut Vec::new(), &mut candidates);
+    let mut out = Vec::new();
+    // Keys T reads but does not write are few (a type's defaulted fields), so this makes at
+    // most that many probes beyond the ones it names, however many keys a file adds.
+    for path in candidates {
+        if out.len() == NAMED {
+            break;
+        }
+        let mut probe = given.clone();
+        if let Some(slot) = value_at_mut(&mut probe, &path) {
+            *slot = Value::Object(serde_json::Map::from_iter([("\u{1}recurrent probe".to_string(), Value::Null)]));
+        }
+        if serde_json::from_value::<T>(probe).is_ok() {
+            out.push(path.join("."));
+        }
+    }
+    out
 }
 
-/// Keys of `given` (recursively) that do not come back when the parsed value is written
-/// again: the fields serde skipped as unknown.
-fn unknown_fields(given: &Value, known: &Value, path: &str, out: &mut Vec<String>) {
+/// Paths of the keys of `given` (recursively through objects) that `known` lacks.
+fn missing_keys(given: &Value, known: &Value, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
     if let (Value::Object(g), Value::Object(k)) = (given, known) {
         for (key, v) in g {
-            let here = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+            path.push(key.clone());
             match k.get(key) {
-                Some(kv) => unknown_fields(v, kv, &here, out),
-                None => out.push(here),
+                Some(kv) => missing_keys(v, kv, path, out),
+                None => out.push(path.clone()),
             }
+            path.pop();
         }
     }
 }
 
-fn parse_as<F: Float, L: Persist<F>>(v: &Value) -> Result<L::Config> {
-    let kind = std::any::type_name::<L::Config>().rsplit("::").next().unwrap_or("configuration");
-    let config: L::Config =
-        serde_json::from_value(v.clone()).map_err(|e| Error::format("config", format!("a valid {kind}"), e))?;
-    let again = serde_json::to_value(&config).map_err(|e| json_error("config", &e))?;
-    let mut extra = Vec::new();
-    unknown_fields(v, &again, "", &mut extra);
-    if !extra.is_empty() {
-        return Err(Error::format("config", format!("only the fields of {kind}"), format!("unknown {extra:?}")));
-    }
-    Ok(config)
-}
-
-fn shapes_as<F: Float, L: Persist<F>>(v: &Value) -> Result<Shapes> {
-    L::param_shapes(&parse_as::<F, L>(v)?)
-}
-
-fn build_as<F: Float, L: Persist<F>>(v: &Value) -> Result<Box<dyn Layer<F>>> {
-    Ok(Box::new(L::from_config(&parse_as::<F, L>(v)?)?))
-}
-
-fn build_recurrent_as<F: Float, L: Persist<F> + RecurrentLayer<F>>(v: &Value) -> Result<Box<dyn RecurrentLayer<F>>> {
-    Ok(Box::new(L::from_config(&parse_as::<F, L>(v)?)?))
+fn value_at_mut<'v>(v: &'v mut Value, path: &[String]) -> Option<&'v mut Value> {
+    path.iter().try_fold(v, |v, key| v.get_mut(key))
 }
 
 /// The same seed every time: whatever it draws is overwritten by the file's weights.
@@ -213,46 +167,36 @@ fn placeholder_rng() -> StdRng {
     StdRng::seed_from_u64(0)
 }
 
-/// The cell's parameter list, every shape checked against the size limit.
-fn recurrent_shapes<F: Float, C: Cell<F>>(cell: &C, input: usize, units: usize) -> Result<Shapes> {
-    crate::limits::mul(format_args!("{} gate columns (G·H)", cell.kind()), cell.gates(), units)?;
-    cell.params(input, units)
-        .into_iter()
-        .map(|s| {
-            crate::limits::elements(format_args!("{} {}", cell.kind(), s.name), &s.shape)?;
-            Ok((s.name, s.shape))
-        })
-        .collect()
-}
-
 impl<F: Float> Persist<F> for Dense<F> {
+    const KIND: &'static str = "Dense";
     type Config = DenseConfig;
 
-    fn config(&self) -> Result<DenseConfig> {
+    fn config(&self, _: &Registry<F>) -> Result<DenseConfig> {
         Ok(Dense::config(self).clone())
     }
 
-    fn param_shapes(c: &DenseConfig) -> Result<Shapes> {
+    fn param_shapes(c: &DenseConfig, _: &Registry<F>) -> Result<ParamShapes> {
         Ok(vec![("kernel".to_string(), vec![c.in_features, c.units]), ("bias".to_string(), vec![c.units])])
     }
 
-    fn from_config(c: &DenseConfig) -> Result<Self> {
+    fn from_config(c: &DenseConfig, _: &Registry<F>) -> Result<Self> {
         c.init(&mut placeholder_rng())
     }
 }
 
 impl<F: Float> Persist<F> for Embedding<F> {
+    const KIND: &'static str = "Embedding";
     type Config = EmbeddingConfig;
 
-    fn config(&self) -> Result<EmbeddingConfig> {
+    fn config(&self, _: &Registry<F>) -> Result<EmbeddingConfig> {
         Ok(Embedding::config(self).clone())
     }
 
-    fn param_shapes(c: &EmbeddingConfig) -> Result<Shapes> {
+    fn param_shapes(c: &EmbeddingConfig, _: &Registry<F>) -> Result<ParamShapes> {
         Ok(vec![("embeddings".to_string(), vec![c.vocab_size, c.dim])])
     }
 
-    fn from_config(c: &EmbeddingConfig) -> Result<Self> {
+    fn from_config(c: &EmbeddingConfig, _: &Registry<F>) -> Result<Self> {
         c.init(&mut placeholder_rng())
     }
 }
@@ -261,22 +205,23 @@ impl<F: Float> Persist<F> for Embedding<F> {
 /// `f32` too).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct MaskingConfig {
+pub struct MaskingConfig {
     mask_value: f64,
 }
 
 impl<F: Float> Persist<F> for Masking<F> {
+    const KIND: &'static str = "Masking";
     type Config = MaskingConfig;
 
-    fn config(&self) -> Result<MaskingConfig> {
+    fn config(&self, _: &Registry<F>) -> Result<MaskingConfig> {
         Ok(MaskingConfig { mask_value: self.mask_value().to_f64_exact() })
     }
 
-    fn param_shapes(_: &MaskingConfig) -> Result<Shapes> {
+    fn param_shapes(_: &MaskingConfig, _: &Registry<F>) -> Result<ParamShapes> {
         Ok(Vec::new())
     }
 
-    fn from_config(c: &MaskingConfig) -> Result<Self> {
+    fn from_config(c: &MaskingConfig, _: &Registry<F>) -> Result<Self> {
         // Checked as `F`: a value beyond f32's range would become an infinity that masks nothing.
         let value = F::of(c.mask_value);
         if !c.mask_value.is_finite() || !value.is_finite() {
@@ -286,10 +231,54 @@ impl<F: Float> Persist<F> for Masking<F> {
     }
 }
 
+impl<F: Float> Persist<F> for Dropout<F> {
+    const KIND: &'static str = "Dropout";
+    type Config = DropoutConfig;
+
+    fn config(&self, _: &Registry<F>) -> Result<DropoutConfig> {
+        Ok(Dropout::config(self))
+    }
+
+    fn param_shapes(_: &DropoutConfig, _: &Registry<F>) -> Result<ParamShapes> {
+        Ok(Vec::new())
+    }
+
+    fn from_config(c: &DropoutConfig, _: &Registry<F>) -> Result<Self> {
+        c.build()
+    }
+}
+
+/// `SpatialDropout1D`'s configuration in a model file: its rate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpatialDropout1DConfig {
+    rate: f64,
+}
+
+impl<F: Float> Persist<F> for SpatialDropout1D<F> {
+    const KIND: &'static str = "SpatialDropout1D";
+    type Config = SpatialDropout1DConfig;
+
+    fn config(&self, _: &Registry<F>) -> Result<SpatialDropout1DConfig> {
+        Ok(SpatialDropout1DConfig { rate: self.rate() })
+    }
+
+    fn param_shapes(_: &SpatialDropout1DConfig, _: &Registry<F>) -> Result<ParamShapes> {
+        Ok(Vec::new())
+    }
+
+    fn from_config(c: &SpatialDropout1DConfig, _: &Registry<F>) -> Result<Self> {
+        SpatialDropout1D::new(c.rate)
+    }
+}
+
+// SimpleRNN keeps the flat configuration its files have had since version 1 (the activation
+// beside the sizes, not under "cell"), so it is a `Persist` layer rather than a registered cell.
 impl<F: Float> Persist<F> for SimpleRnn<F> {
+    const KIND: &'static str = "SimpleRNN";
     type Config = SimpleRnnConfig;
 
-    fn config(&self) -> Result<SimpleRnnConfig> {
+    fn config(&self, _: &Registry<F>) -> Result<SimpleRnnConfig> {
         Ok(SimpleRnnConfig::new(self.input_size(), self.units())
             .with_activation(self.cell().activation)
             .with_return_sequences(self.return_sequences())
@@ -298,77 +287,51 @@ impl<F: Float> Persist<F> for SimpleRnn<F> {
             .with_recurrent_dropout(self.recurrent_dropout()))
     }
 
-    fn param_shapes(c: &SimpleRnnConfig) -> Result<Shapes> {
-        recurrent_shapes::<F, _>(&SimpleRnnCell { activation: c.activation }, c.input_size, c.units)
+    fn param_shapes(c: &SimpleRnnConfig, _: &Registry<F>) -> Result<ParamShapes> {
+        cell_shapes::<F, _>(&SimpleRnnCell { activation: c.activation }, c.input_size, c.units)
     }
 
-    fn from_config(c: &SimpleRnnConfig) -> Result<Self> {
+    fn from_config(c: &SimpleRnnConfig, _: &Registry<F>) -> Result<Self> {
         c.generic().zeroed()
-    }
-}
-
-impl<F: Float> Persist<F> for Lstm<F> {
-    type Config = LstmConfig;
-
-    fn config(&self) -> Result<LstmConfig> {
-        Ok(Recurrent::config(self))
-    }
-
-    fn param_shapes(c: &LstmConfig) -> Result<Shapes> {
-        recurrent_shapes::<F, _>(&c.cell, c.input_size, c.units)
-    }
-
-    fn from_config(c: &LstmConfig) -> Result<Self> {
-        c.zeroed()
-    }
-}
-
-impl<F: Float> Persist<F> for Gru<F> {
-    type Config = GruConfig;
-
-    fn config(&self) -> Result<GruConfig> {
-        Ok(Recurrent::config(self))
-    }
-
-    fn param_shapes(c: &GruConfig) -> Result<Shapes> {
-        recurrent_shapes::<F, _>(&c.cell, c.input_size, c.units)
-    }
-
-    fn from_config(c: &GruConfig) -> Result<Self> {
-        c.zeroed()
     }
 }
 
 /// One half of a [`Bidirectional`] in a file: a recurrent layer's kind and configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct HalfConfig {
+pub struct HalfConfig {
     kind: String,
     config: Value,
 }
 
-/// A [`Bidirectional`]'s configuration: the merge mode and both halves.
+/// A [`Bidirectional`]'s configuration in a model file: the merge mode and both halves, each
+/// of a recurrent kind of the registry the file is read with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct BidirectionalConfig {
+pub struct BidirectionalConfig {
     merge_mode: MergeMode,
     forward: HalfConfig,
     backward: HalfConfig,
 }
 
-fn half_codec<F: Float>(which: &str, kind: &str) -> Result<Codec<F>> {
-    codec::<F>(kind).ok_or_else(|| Error::format(format!("{which} half kind"), format!("one of {KINDS:?}"), kind))
+/// Refuses a half whose kind the registry cannot build as a recurrent layer.
+fn check_half<F: Float>(r: &Registry<F>, which: &str, kind: &str) -> Result<()> {
+    if r.is_recurrent(kind) {
+        Ok(())
+    } else {
+        Err(within(&format!("{which} half"), r.not_recurrent(kind)))
+    }
 }
 
 impl<F: Float> Persist<F> for Bidirectional<F> {
+    const KIND: &'static str = "Bidirectional";
     type Config = BidirectionalConfig;
 
-    fn config(&self) -> Result<BidirectionalConfig> {
-        let half = |which: &str, l: &dyn crate::layers::RecurrentLayer<F>| -> Result<HalfConfig> {
+    fn config(&self, r: &Registry<F>) -> Result<BidirectionalConfig> {
+        let half = |which: &str, l: &dyn RecurrentLayer<F>| -> Result<HalfConfig> {
             let kind = l.kind();
-            let config = (half_codec::<F>(which, kind)?.describe)(l as &dyn Any).unwrap_or_else(|| {
-                Err(Error::config(format!("{which} half"), "a layer type of this crate", l.kind()))
-            })?;
+            check_half(r, which, kind)?;
+            let config = r.describe(l).map_err(|e| within(&format!("{which} half"), e))?;
             Ok(HalfConfig { kind: kind.to_string(), config })
         };
         Ok(BidirectionalConfig {
@@ -378,21 +341,19 @@ impl<F: Float> Persist<F> for Bidirectional<F> {
         })
     }
 
-    fn param_shapes(c: &BidirectionalConfig) -> Result<Shapes> {
+    fn param_shapes(c: &BidirectionalConfig, r: &Registry<F>) -> Result<ParamShapes> {
         let mut out = Vec::new();
         for (which, half) in [("forward", &c.forward), ("backward", &c.backward)] {
-            let shapes = (half_codec::<F>(which, &half.kind)?.shapes)(&half.config).map_err(|e| within(which, e))?;
+            check_half(r, which, &half.kind)?;
+            let shapes = r.param_shapes(&half.kind, &half.config).map_err(|e| within(&format!("{which} half"), e))?;
             out.extend(shapes.into_iter().map(|(n, s)| (format!("{which}.{n}"), s)));
         }
         Ok(out)
     }
 
-    fn from_config(c: &BidirectionalConfig) -> Result<Self> {
+    fn from_config(c: &BidirectionalConfig, r: &Registry<F>) -> Result<Self> {
         let build = |which: &str, half: &HalfConfig| -> Result<Box<dyn RecurrentLayer<F>>> {
-            let build = half_codec::<F>(which, &half.kind)?
-                .build_recurrent
-                .ok_or_else(|| Error::format(format!("{which} half kind"), "a recurrent layer kind", &half.kind))?;
-            build(&half.config).map_err(|e| within(which, e))
+            r.build_recurrent(&half.kind, &half.config).map_err(|e| within(&format!("{which} half"), e))
         };
         Bidirectional::with_layers(build("forward", &c.forward)?, build("backward", &c.backward)?, c.merge_mode)
     }
@@ -461,13 +422,10 @@ struct LayerOut {
     weights: Vec<(String, Vec<usize>, Vec<f64>)>,
 }
 
-fn describe_layer<F: Float>(i: usize, layer: &dyn Layer<F>) -> Result<LayerOut> {
+fn describe_layer<F: Float>(registry: &Registry<F>, i: usize, layer: &dyn Layer<F>) -> Result<LayerOut> {
     let ctx = layer_ctx(i, layer);
-    let unsupported =
-        || Error::config(format!("{ctx} for a model file"), format!("a layer of a kind in {KINDS:?}"), layer.kind());
-    let codec = codec::<F>(layer.kind()).ok_or_else(unsupported)?;
-    let config = (codec.describe)(layer as &dyn Any).ok_or_else(unsupported)?.map_err(|e| within(&ctx, e))?;
-    let shapes = (codec.shapes)(&config).map_err(|e| within(&ctx, e))?;
+    let config = registry.describe_at(&ctx, layer)?;
+    let shapes = registry.param_shapes(layer.kind(), &config).map_err(|e| within(&ctx, e))?;
     let mut weights = Vec::with_capacity(shapes.len());
     let mut problem = None;
     let mut k = 0;
@@ -511,14 +469,19 @@ fn describe_layer<F: Float>(i: usize, layer: &dyn Layer<F>) -> Result<LayerOut> 
 }
 
 fn write_model<F: Float, S: Serialize + ?Sized>(
+    registry: &Registry<F>,
     model: &Sequential<F>,
     optimizer: Option<&S>,
     w: &mut dyn Write,
     path: &Path,
 ) -> Result<()> {
     // Everything that can be refused is checked before the first byte goes out.
-    let layers =
-        model.layers().iter().enumerate().map(|(i, l)| describe_layer(i, l.as_ref())).collect::<Result<Vec<_>>>()?;
+    let layers = model
+        .layers()
+        .iter()
+        .enumerate()
+        .map(|(i, l)| describe_layer(registry, i, l.as_ref()))
+        .collect::<Result<Vec<_>>>()?;
     let mut out = Out { w, path };
     out.raw(&format!("{{\n  \"format\": \"{FORMAT}\",\n  \"version\": {VERSION},\n  \"dtype\": \"{}\",\n", F::DTYPE))?;
     out.raw(&format!("  \"writer\": \"recurrent {}\",\n  \"name\": ", env!("CARGO_PKG_VERSION")))?;
@@ -559,12 +522,32 @@ fn write_model<F: Float, S: Serialize + ?Sized>(
 ///
 /// # Errors
 /// [`Error::InvalidConfig`] for a layer whose kind is not in [`KINDS`] (a layer type from
-/// outside this crate); [`Error::NonFinite`] naming the layer and weight if a weight is NaN
+/// outside this crate: save it with a [`Registry`] that knows it); [`Error::NonFinite`] naming the layer and weight if a weight is NaN
 /// or infinite (such a file could not be loaded); [`Error::Io`] if the file cannot be
 /// written or renamed. Nothing is written in the first two cases.
 pub fn save<F: Float>(model: &Sequential<F>, path: impl AsRef<Path>) -> Result<()> {
-    let path = path.as_ref();
-    file::write_atomic(path, |w| write_model::<F, ()>(model, None, w, path))
+    Registry::new().save(model, path)
+}
+
+/// What [`save`] and [`Registry::save`] (and their variants with an optimiser) do.
+pub(crate) fn save_with<F: Float, S: Serialize + ?Sized>(
+    registry: &Registry<F>,
+    model: &Sequential<F>,
+    optimizer: Option<&S>,
+    path: &Path,
+) -> Result<()> {
+    file::write_atomic(path, |w| write_model(registry, model, optimizer, w, path))
+}
+
+/// What [`to_vec`] and [`Registry::to_vec`] (and their variants with an optimiser) do.
+pub(crate) fn to_vec_with<F: Float, S: Serialize + ?Sized>(
+    registry: &Registry<F>,
+    model: &Sequential<F>,
+    optimizer: Option<&S>,
+) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    write_model(registry, model, optimizer, &mut buf, Path::new("memory"))?;
+    Ok(buf)
 }
 
 /// As [`save`], with an optimiser's state (anything serde can write as JSON, for example
@@ -578,8 +561,7 @@ pub fn save_with_optimizer<F: Float, S: Serialize + ?Sized>(
     optimizer: &S,
     path: impl AsRef<Path>,
 ) -> Result<()> {
-    let path = path.as_ref();
-    file::write_atomic(path, |w| write_model(model, Some(optimizer), w, path))
+    Registry::new().save_with_optimizer(model, optimizer, path)
 }
 
 /// The bytes [`save`] would write.
@@ -587,9 +569,7 @@ pub fn save_with_optimizer<F: Float, S: Serialize + ?Sized>(
 /// # Errors
 /// As [`save`], without the I/O.
 pub fn to_vec<F: Float>(model: &Sequential<F>) -> Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    write_model::<F, ()>(model, None, &mut buf, Path::new("memory"))?;
-    Ok(buf)
+    Registry::new().to_vec(model)
 }
 
 /// The bytes [`save_with_optimizer`] would write.
@@ -597,9 +577,7 @@ pub fn to_vec<F: Float>(model: &Sequential<F>) -> Result<Vec<u8>> {
 /// # Errors
 /// As [`save_with_optimizer`], without the I/O.
 pub fn to_vec_with_optimizer<F: Float, S: Serialize + ?Sized>(model: &Sequential<F>, optimizer: &S) -> Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    write_model(model, Some(optimizer), &mut buf, Path::new("memory"))?;
-    Ok(buf)
+    Registry::new().to_vec_with_optimizer(model, optimizer)
 }
 
 // ───────────────────────────── reading ─────────────────────────────
@@ -709,19 +687,19 @@ fn checked_weights<F: Float>(
     Ok(out)
 }
 
-fn read_layer<F: Float>(i: usize, l: LayerIn) -> Result<Box<dyn Layer<F>>> {
+fn read_layer<F: Float>(registry: &Registry<F>, i: usize, l: LayerIn) -> Result<Box<dyn Layer<F>>> {
     let ctx = format!("model file layer {i} ({}, {})", l.name, l.kind);
-    let codec = codec::<F>(&l.kind).ok_or_else(|| {
-        Error::format(
+    if !registry.contains(&l.kind) {
+        return Err(Error::format(
             format!("model file layer {i} ({}) kind", l.name),
-            format!("one of {KINDS:?}"),
+            format!("one of {:?}", registry.kinds()),
             format!("{:?}", l.kind),
-        )
-    })?;
-    let shapes = (codec.shapes)(&l.config).map_err(|e| within(&ctx, e))?;
+        ));
+    }
+    let shapes = registry.param_shapes(&l.kind, &l.config).map_err(|e| within(&ctx, e))?;
     let weights = checked_weights::<F>(&ctx, &shapes, l.weights)?;
     // Only now, with every size proven by data present in the file, is anything allocated.
-    let mut layer = (codec.build)(&l.config).map_err(|e| within(&ctx, e))?;
+    let mut layer = registry.build(&l.kind, &l.config).map_err(|e| within(&ctx, e))?;
     let mut problem = None;
     let mut k = 0;
     layer.visit_params_mut(&mut |mut p| {
@@ -749,7 +727,8 @@ fn read_layer<F: Float>(i: usize, l: LayerIn) -> Result<Box<dyn Layer<F>>> {
     Ok(layer)
 }
 
-fn read_model<F: Float>(bytes: &[u8]) -> Result<(Sequential<F>, Option<Value>)> {
+/// What [`from_slice`] and [`Registry::from_slice`] (and their variants with an optimiser) do.
+pub(crate) fn read_model<F: Float>(registry: &Registry<F>, bytes: &[u8]) -> Result<(Sequential<F>, Option<Value>)> {
     let header: Header = serde_json::from_slice(bytes)
         .map_err(|e| Error::format("model file", format!("a JSON object (a {FORMAT} file)"), e))?;
     match &header.format {
@@ -782,7 +761,7 @@ fn read_model<F: Float>(bytes: &[u8]) -> Result<(Sequential<F>, Option<Value>)> 
     let mut model = Sequential::new(&file.input_shape).map_err(|e| within("model file", e))?;
     model.set_name(file.name);
     for (i, l) in file.layers.into_iter().enumerate() {
-        let layer = read_layer::<F>(i, l)?;
+        let layer = read_layer(registry, i, l)?;
         model.add_boxed(layer).map_err(|e| within("model file", e))?;
     }
     Ok((model, file.optimizer))
@@ -794,7 +773,7 @@ fn read_model<F: Float>(bytes: &[u8]) -> Result<(Sequential<F>, Option<Value>)> 
 /// # Errors
 /// [`Error::Io`] if the file cannot be read; otherwise as [`from_slice`].
 pub fn load<F: Float>(path: impl AsRef<Path>) -> Result<Sequential<F>> {
-    from_slice(&file::read(path.as_ref())?)
+    Registry::new().load(path)
 }
 
 /// Loads a model and the optimiser state saved with it (`None` if there is none).
@@ -811,7 +790,7 @@ pub fn load<F: Float>(path: impl AsRef<Path>) -> Result<Sequential<F>> {
 pub fn load_with_optimizer<F: Float, S: Serialize + DeserializeOwned>(
     path: impl AsRef<Path>,
 ) -> Result<(Sequential<F>, Option<S>)> {
-    from_slice_with_optimizer(&file::read(path.as_ref())?)
+    Registry::new().load_with_optimizer(path)
 }
 
 /// Reads a model from the bytes of a model file.
@@ -819,7 +798,8 @@ pub fn load_with_optimizer<F: Float, S: Serialize + DeserializeOwned>(
 /// # Errors
 /// * [`Error::Format`]: not JSON or cut short (with line and column), another format or a
 ///   version other than [`VERSION`], a dtype other than `F`'s, an unknown or missing field,
-///   a layer kind not in [`KINDS`], a configuration serde cannot read or with unknown
+///   a layer kind not in [`KINDS`] (a kind of your own needs a [`Registry`] that knows
+///   it), a configuration serde cannot read or with unknown
 ///   fields, a missing, duplicated or unexpected weight, duplicated layer names;
 /// * [`Error::ShapeMismatch`]: a weight whose shape disagrees with its layer's
 ///   configuration, data of the wrong length, layers that do not chain;
@@ -830,7 +810,7 @@ pub fn load_with_optimizer<F: Float, S: Serialize + DeserializeOwned>(
 ///
 /// Each message names the layer (index, name, kind) and the field.
 pub fn from_slice<F: Float>(bytes: &[u8]) -> Result<Sequential<F>> {
-    Ok(read_model(bytes)?.0)
+    Registry::new().from_slice(bytes)
 }
 
 /// Reads a model and its optimiser state from the bytes of a model file.
@@ -840,16 +820,11 @@ pub fn from_slice<F: Float>(bytes: &[u8]) -> Result<Sequential<F>> {
 pub fn from_slice_with_optimizer<F: Float, S: Serialize + DeserializeOwned>(
     bytes: &[u8],
 ) -> Result<(Sequential<F>, Option<S>)> {
-    let (model, state) = read_model(bytes)?;
-    let state = match state {
-        Some(v) => Some(optimizer_state(v)?),
-        None => None,
-    };
-    Ok((model, state))
+    Registry::new().from_slice_with_optimizer(bytes)
 }
 
 /// `std::any::type_name` without module paths: `Sgd<f64>`.
-fn short_type_name<T: ?Sized>() -> String {
+pub(crate) fn short_type_name<T: ?Sized>() -> String {
     let full = std::any::type_name::<T>();
     let mut out = String::new();
     let mut word = String::new();
@@ -866,7 +841,7 @@ fn short_type_name<T: ?Sized>() -> String {
 }
 
 /// The optimiser state `v` as `S`, refusing another kind's state (see [`load_with_optimizer`]).
-fn optimizer_state<S: Serialize + DeserializeOwned>(v: Value) -> Result<S> {
+pub(crate) fn optimizer_state<S: Serialize + DeserializeOwned>(v: Value) -> Result<S> {
     const WHAT: &str = "model file optimizer";
     let asked = short_type_name::<S>();
     let file_kind = v.get("kind").and_then(Value::as_str).map(str::to_string);
@@ -878,8 +853,7 @@ fn optimizer_state<S: Serialize + DeserializeOwned>(v: Value) -> Result<S> {
         .map_err(|e| Error::format(WHAT, format!("the state of a {asked}"), format!("{whose}: {e}")))?;
     // serde skips fields it does not know: any that do not come back belong to another type.
     let again = serde_json::to_value(&state).map_err(|e| json_error(WHAT, &e))?;
-    let mut extra = Vec::new();
-    unknown_fields(&v, &again, "", &mut extra);
+    let extra = ignored_fields::<S>(&v, &again);
     if !extra.is_empty() {
         return Err(Error::format(
             WHAT,
@@ -916,10 +890,13 @@ mod tests {
     }
 
     #[test]
-    fn every_listed_kind_has_a_codec() {
-        for kind in KINDS {
-            assert!(codec::<f32>(kind).is_some(), "{kind}");
-        }
-        assert!(codec::<f64>("Embedding?").is_none());
+    fn the_built_in_registry_holds_exactly_the_listed_kinds() {
+        let mut r = Registry::<f32>::empty();
+        register_built_ins(&mut r).expect("the built-in kinds are distinct");
+        assert_eq!(r.kinds(), KINDS);
+        assert_eq!(Registry::<f64>::new().kinds(), KINDS);
+        assert!(!r.contains("Embedding?"));
+        let recurrent: Vec<&str> = KINDS.iter().copied().filter(|k| r.is_recurrent(k)).collect();
+        assert_eq!(recurrent, ["SimpleRNN", "LSTM", "GRU"]);
     }
 }

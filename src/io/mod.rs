@@ -1,9 +1,11 @@
-//! Persistence and interchange: this crate's own model files ([`json`]) and PyTorch weights
-//! in safetensors files ([`torch`]).
+//! Persistence and interchange: this crate's own model files ([`json`], with the layer kinds
+//! they can hold in a [`registry`]) and PyTorch weights in safetensors files ([`torch`]).
 //!
 //! | want | use |
 //! |---|---|
 //! | keep a whole [`crate::Sequential`] (architecture, weights, optionally an optimiser's state) and get it back bit for bit | [`json::save`] / [`json::load`] |
+//! | the same for any model of this crate, an [`crate::EncoderDecoder`] included | [`model_file::save`] / [`model_file::load`] |
+//! | the same for a model holding a cell or layer of your own | [`Registry::register_cell`] / [`Registry::register`], then [`Registry::save`] / [`Registry::load`] |
 //! | run a PyTorch `nn.RNN`/`nn.LSTM`/`nn.GRU`/`nn.Linear` here | [`torch::StateDict::load`], then [`torch::import_lstm`] (…) |
 //! | hand weights trained here to PyTorch | [`torch::TorchRnn::export`], [`torch::export_linear`], [`torch::StateDict::save`] |
 //! | deploy a [`crate::Sequential`] to ONNX Runtime, tract, OpenVINO, TensorRT… (feature `onnx`) | `onnx::export` |
@@ -19,4 +21,8 @@ mod file;
 pub mod json;
 #[cfg(feature = "onnx")]
 pub mod onnx;
+pub mod model_file;
+pub mod registry;
 pub mod torch;
+
+pub use registry::{ParamShapes, Persist, Registry};

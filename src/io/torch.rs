@@ -17,6 +17,7 @@
 //! gate blocks: LSTM i, f, g, o and GRU r, z, n in both (no reordering)
 //! a "_reverse" direction → the backward half of a Bidirectional (go_backwards), merge concat
 //! layer k ≥ 1 reads the (B, T, D·H) output of layer k − 1
+//! dropout=p between layers (not in the state dict)              TorchRnn::with_dropout(p): a Dropout(p) between layers
 //! nn.Linear: weight (out, in), bias (out)                       Dense kernel = weightᵀ, bias
 //! ```
 //!
@@ -69,8 +70,8 @@ use crate::float::Float;
 use crate::io::context::within;
 use crate::io::file;
 use crate::layers::{
-    Bidirectional, Dense, DenseConfig, Gru, GruCell, Layer, Lstm, LstmCell, MergeMode, Mode, SimpleRnn, SimpleRnnCell,
-    State, Weights,
+    Bidirectional, Dense, DenseConfig, Dropout, Gru, GruCell, Layer, Lstm, LstmCell, MergeMode, Mode, SimpleRnn,
+    SimpleRnnCell, State, Weights,
 };
 use crate::limits;
 use crate::model::Sequential;
@@ -396,7 +397,8 @@ impl RnnMode {
 }
 
 /// The constructor arguments of a PyTorch recurrent module, as far as its weights show
-/// them (`batch_first=True` is this crate's layout; dropout does not act at inference).
+/// them (`batch_first=True` is this crate's layout). `dropout` is not in the weights: see
+/// [`TorchRnn::with_dropout`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RnnSpec {
     /// Which module.
@@ -489,12 +491,39 @@ pub struct TorchRnnOutput<F> {
 /// `c0`); [`TorchRnn::into_layers`] hands the layers over for a [`Sequential`], where they
 /// train like any other.
 ///
+/// PyTorch's `dropout=p` (dropout on the output of every layer but the last, in training
+/// only) is a constructor argument, not a weight, so a state dict does not say it:
+/// [`TorchRnn::with_dropout`] sets it. [`TorchRnn::into_layers`] then puts a [`Dropout`] of
+/// rate `p` between consecutive layers, and [`TorchRnn::from_layers`] reads such a stack
+/// back. Inference ([`TorchRnn::forward`], `predict`) is the same with or without it.
+///
 /// # Shapes
 /// input `(B, T, input_size)` → output `(B, T, D·H)`; states `(num_layers·D, B, H)`.
+///
+/// # Example: `nn.LSTM(2, 4, num_layers=3, dropout=0.25)`, trained here
+/// ```
+/// use recurrent::io::torch::{import_lstm, TorchRnn};
+/// use recurrent::prelude::*;
+/// # let mut rng = StdRng::seed_from_u64(0);
+/// # let layers: Vec<Box<dyn Layer<f32>>> = vec![
+/// #     Box::new(LstmConfig::new(2, 4).init(&mut rng)?),
+/// #     Box::new(LstmConfig::new(4, 4).init(&mut rng)?),
+/// #     Box::new(LstmConfig::new(4, 4).init(&mut rng)?),
+/// # ];
+/// # let dict = TorchRnn::from_layers(layers)?.export()?;
+/// let lstm = import_lstm::<f32>(&dict)?.with_dropout(0.25)?;
+/// let model = lstm.into_sequential(10)?;
+/// let kinds: Vec<&str> = model.layers().iter().map(|l| l.kind()).collect();
+/// assert_eq!(kinds, ["LSTM", "Dropout", "LSTM", "Dropout", "LSTM"]);
+/// # Ok::<(), recurrent::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct TorchRnn<F: Float> {
     spec: RnnSpec,
+    /// One per PyTorch layer (no dropout layers).
     layers: Vec<Box<dyn Layer<F>>>,
+    /// PyTorch's `dropout`: the rate between layers in training.
+    dropout: f64,
 }
 
 /// A recurrent layer seen through its concrete type.
@@ -678,11 +707,17 @@ fn spec_of<'a, F: Float>(layers: &[&'a dyn Layer<F>]) -> Result<(RnnSpec, Vec<St
 /// Keys, shapes and order are PyTorch's ([`RnnSpec::keys`]); see the module docs for the
 /// biases.
 ///
+/// The layers may have a [`Dropout`] between each two of them, all of one rate and without a
+/// noise shape, as [`TorchRnn::into_layers`] gives them (PyTorch's `dropout`); the rate is
+/// not part of a state dict: pass it to the PyTorch module's constructor. Layers are then
+/// numbered in messages as PyTorch numbers them, dropout layers left out.
+///
 /// # Errors
 /// [`Error::InvalidConfig`] naming the first layer PyTorch cannot represent and why;
 /// [`Error::OutOfMemory`] if the transposed copies cannot be allocated.
 pub fn export_recurrent<F: Float>(layers: &[&dyn Layer<F>]) -> Result<StateDict<F>> {
-    let (spec, stages) = spec_of(layers)?;
+    let (rnns, _) = between_layer_dropout(layers)?;
+    let (spec, stages) = spec_of(&rnns)?;
     let mut dict = StateDict::new();
     for (k, s) in stages.iter().enumerate() {
         for (half, suffix) in s.halves.iter().zip(SUFFIXES) {
@@ -706,6 +741,68 @@ pub fn export_recurrent<F: Float>(layers: &[&dyn Layer<F>]) -> Result<StateDict<
     }
     debug_assert_eq!(dict.len(), spec.keys().len());
     Ok(dict)
+}
+
+/// Splits a stack written as PyTorch's `dropout` is applied, `R (Dropout R)*` or `R R …`
+/// without dropout, into the recurrent layers and the rate between them (0 without).
+fn between_layer_dropout<'a, F: Float>(layers: &[&'a dyn Layer<F>]) -> Result<(Vec<&'a dyn Layer<F>>, f64)> {
+    let as_dropout = |l: &'a dyn Layer<F>| (l as &dyn std::any::Any).downcast_ref::<Dropout<F>>();
+    if !layers.iter().any(|l| as_dropout(*l).is_some()) {
+        return Ok((layers.to_vec(), 0.0));
+    }
+    let mut rate = None;
+    let mut rnns = Vec::with_capacity(layers.len().div_ceil(2));
+    for (j, &layer) in layers.iter().enumerate() {
+        let what = format!("layer {j} ({}, {}) of a PyTorch recurrent module with dropout", layer.name(), layer.kind());
+        let between = j % 2 == 1;
+        match (as_dropout(layer), between) {
+            (Some(d), true) => {
+                if d.noise_shape().is_some() {
+                    return Err(Error::config(
+                        what,
+                        "a Dropout without noise_shape (PyTorch drops each element)",
+                        format!("noise_shape {:?}", d.noise_shape()),
+                    ));
+                }
+                match rate {
+                    Some(r) if r != d.rate() => {
+                        return Err(Error::config(
+                            what,
+                            format!("rate {r}, as the first Dropout (PyTorch has one rate for every layer)"),
+                            d.rate(),
+                        ))
+                    }
+                    _ => rate = Some(d.rate()),
+                }
+            }
+            (None, true) => return Err(Error::config(
+                what,
+                "a Dropout between each two recurrent layers (PyTorch applies dropout after every layer but the last)",
+                layer.kind(),
+            )),
+            (Some(_), false) => {
+                return Err(Error::config(
+                    what,
+                    "a recurrent layer first, last and between dropouts (PyTorch applies dropout only between layers)",
+                    layer.kind(),
+                ))
+            }
+            (None, false) => rnns.push(layer),
+        }
+    }
+    if let Some(last) = layers.last().filter(|_| layers.len() % 2 == 0) {
+        return Err(Error::config(
+            format!(
+                "layer {} ({}, {}) of a PyTorch recurrent module with dropout",
+                layers.len() - 1,
+                last.name(),
+                last.kind()
+            ),
+            "a recurrent layer last (PyTorch applies dropout only between layers, not after the last)",
+            last.kind(),
+        ));
+    }
+    Ok((rnns, rate.unwrap_or(0.0)))
 }
 
 /// The transpose of a 2-D tensor of the expected shape, finite, row-major (PyTorch's
@@ -887,20 +984,54 @@ impl<F: Float> TorchRnn<F> {
             };
             layers.push(layer);
         }
-        Ok(TorchRnn { spec, layers })
+        Ok(TorchRnn { spec, layers, dropout: 0.0 })
+    }
+
+    /// The same module with PyTorch's `dropout=p`: in training, a [`Dropout`] of rate `p` on
+    /// the output of every layer but the last (see [`TorchRnn::into_layers`]). A state dict
+    /// does not record `p`; give the one the PyTorch module was built with. `p = 0` removes it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] unless `p` is in [0, 1) (PyTorch also allows 1, which zeroes
+    /// every layer's input above the first in training).
+    pub fn with_dropout(mut self, p: f64) -> Result<Self> {
+        self.set_dropout(p)?;
+        Ok(self)
+    }
+
+    /// Sets PyTorch's `dropout` (see [`TorchRnn::with_dropout`]).
+    ///
+    /// # Errors
+    /// As [`TorchRnn::with_dropout`]; the module is unchanged.
+    pub fn set_dropout(&mut self, p: f64) -> Result<()> {
+        let module = self.spec.mode.module();
+        if !(0.0..1.0).contains(&p) {
+            return Err(Error::config(format!("{module} dropout"), "a rate in [0, 1)", p));
+        }
+        self.dropout = p;
+        Ok(())
+    }
+
+    /// PyTorch's `dropout`: the rate applied between layers in training (0: none).
+    pub fn dropout(&self) -> f64 {
+        self.dropout
     }
 
     /// Wraps layers built in this crate as one PyTorch module (each must be exportable: see
     /// [`export_recurrent`]). Every layer is switched to `return_sequences`, as PyTorch's
-    /// layers always return the whole sequence.
+    /// layers always return the whole sequence. A [`Dropout`] between each two layers, all of
+    /// one rate (as [`TorchRnn::into_layers`] gives them), becomes the module's `dropout`.
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] as [`export_recurrent`].
-    pub fn from_layers(mut layers: Vec<Box<dyn Layer<F>>>) -> Result<Self> {
-        let spec = {
+    pub fn from_layers(layers: Vec<Box<dyn Layer<F>>>) -> Result<Self> {
+        let (spec, dropout) = {
             let refs: Vec<&dyn Layer<F>> = layers.iter().map(|l| l.as_ref()).collect();
-            spec_of(&refs)?.0
+            let (rnns, dropout) = between_layer_dropout(&refs)?;
+            (spec_of(&rnns)?.0, dropout)
         };
+        let is_dropout = |l: &dyn Layer<F>| (l as &dyn std::any::Any).is::<Dropout<F>>();
+        let mut layers: Vec<Box<dyn Layer<F>>> = layers.into_iter().filter(|l| !is_dropout(l.as_ref())).collect();
         for layer in &mut layers {
             if let Some(r) = layer.as_recurrent_mut() {
                 r.set_return_sequences(true);
@@ -909,7 +1040,7 @@ impl<F: Float> TorchRnn<F> {
                 bi.backward_layer_mut().set_return_sequences(true);
             }
         }
-        Ok(TorchRnn { spec, layers })
+        Ok(TorchRnn { spec, layers, dropout })
     }
 
     /// The module's constructor arguments.
@@ -917,24 +1048,41 @@ impl<F: Float> TorchRnn<F> {
         &self.spec
     }
 
-    /// The layers, one per PyTorch layer: a recurrent layer, or a [`Bidirectional`].
+    /// The layers, one per PyTorch layer: a recurrent layer, or a [`Bidirectional`] (without
+    /// the dropout between them: see [`TorchRnn::into_layers`]).
     pub fn layers(&self) -> &[Box<dyn Layer<F>>] {
         &self.layers
     }
 
-    /// The layers, to add to a [`Sequential`] (with `add_boxed`) or use on their own.
+    /// The layers, to add to a [`Sequential`] (with `add_boxed`) or use on their own. With a
+    /// [`TorchRnn::dropout`] `p > 0`, a [`Dropout`] of rate `p` (named `dropout_l{k}`) follows
+    /// every layer `k` but the last, which is where PyTorch applies it; it acts only in
+    /// training, and `fit` seeds it.
     pub fn into_layers(self) -> Vec<Box<dyn Layer<F>>> {
-        self.layers
+        let n = self.layers.len();
+        let mut out: Vec<Box<dyn Layer<F>>> = Vec::with_capacity(2 * n);
+        for (k, layer) in self.layers.into_iter().enumerate() {
+            out.push(layer);
+            if self.dropout > 0.0 && k + 1 < n {
+                // The rate was checked when it was set.
+                if let Ok(mut d) = Dropout::new(self.dropout) {
+                    d.set_name(format!("dropout_l{k}"));
+                    out.push(Box::new(d));
+                }
+            }
+        }
+        out
     }
 
-    /// A [`Sequential`] of the layers for sequences of `timesteps` steps (any length runs;
+    /// A [`Sequential`] of the layers (with the dropout between them, as
+    /// [`TorchRnn::into_layers`]) for sequences of `timesteps` steps (any length runs;
     /// `timesteps` is what `summary()` shows).
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] if `timesteps` is 0.
     pub fn into_sequential(self, timesteps: usize) -> Result<Sequential<F>> {
         let mut model = Sequential::new(&[timesteps, self.spec.input_size])?;
-        for layer in self.layers {
+        for layer in self.into_layers() {
             model.add_boxed(layer)?;
         }
         Ok(model)
@@ -952,7 +1100,7 @@ impl<F: Float> TorchRnn<F> {
     }
 
     /// Runs the module as PyTorch's `module(x, h0)` (LSTM: `module(x, (h0, c0))`) in
-    /// inference mode.
+    /// inference mode (so without dropout, as PyTorch's `eval()`).
     ///
     /// # Shapes
     /// `x` `(B, T, input_size)`; `h0`, `c0` `(num_layers·D, B, H)`, zeros when `None`

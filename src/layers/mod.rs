@@ -1,8 +1,9 @@
-//! Layers: the [`Layer`] trait, [`Dense`], [`Embedding`], the recurrent layers built on one
-//! time loop, and the [`Bidirectional`] wrapper.
+//! Layers: the [`Layer`] trait, [`Dense`], [`Embedding`], [`Dropout`], the recurrent layers
+//! built on one time loop, and the [`Bidirectional`] wrapper.
 
 mod bidirectional;
 mod dense;
+mod dropout;
 mod embedding;
 mod layer;
 mod masking;
@@ -10,6 +11,7 @@ pub mod recurrent;
 
 pub use bidirectional::{Bidirectional, MergeMode};
 pub use dense::{Dense, DenseConfig};
+pub use dropout::{Dropout, DropoutConfig, SpatialDropout1D};
 pub use embedding::{Embedding, EmbeddingConfig};
 pub use layer::{Layer, Mode, ParamMut, ParamRef, Params};
 pub use masking::Masking;

@@ -7,21 +7,24 @@
 //!
 //! * [`gemm`]: `C (+)= A·B` for any operands. Small products run as plain loops; the rest on
 //!   the crate's own blocked engine (`driver.rs`, `kernel.rs`): operands packed into
-//!   cache-sized panels and an AVX2/FMA microkernel chosen at run time, with a portable kernel
-//!   elsewhere. Packing buffers are per-thread and only grow, so repeated products of one
+//!   cache-sized panels (a row-major A read in place) and an AVX-512 or AVX2/FMA microkernel
+//!   chosen at run time, with a portable kernel elsewhere. Packing buffers are per-thread and only grow, so repeated products of one
 //!   size allocate nothing.
 //! * [`PackedB`] + [`gemm_packed`]: a weight matrix packed once and multiplied at every time
 //!   step (the recurrent kernel), so the step loop neither repacks nor allocates.
-//! * [`step_gemm`]: the plain loop, for the few small per-step products that are not worth
-//!   packing (the original GRU's late gate).
+//! * [`step_gemm_packed`]: a cell's own per-step product on a block of the recurrent kernel
+//!   the loop packed (the original GRU's late gate), or the plain loop without one.
 
+#[doc(hidden)]
+pub mod bench;
 mod driver;
 mod kernel;
 pub(crate) mod qr;
 
 pub(crate) use driver::PackedB;
 use driver::View;
-pub(crate) use kernel::{has_avx2_fma, kernel_for};
+pub(crate) use kernel::{has_avx2_fma, has_avx512};
+use kernel::{Micro, Select};
 
 use crate::error::{Error, Result};
 use crate::float::Float;
@@ -35,6 +38,23 @@ const SMALL: usize = 256;
 /// From this many multiply-adds on, a product is split across threads (when allowed):
 /// about a millisecond of work, against ~20 µs to start a thread.
 pub(crate) const PARALLEL_MIN: usize = 1 << 25;
+
+/// The kernel set for `F` on this CPU (chosen once, see `kernel.rs`).
+#[inline]
+pub(crate) fn micro<F: Float>() -> &'static Micro<F> {
+    use std::any::Any;
+    let level = kernel::simd();
+    let set: &'static dyn Any = if std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>() {
+        f32::micro_for(level)
+    } else {
+        f64::micro_for(level)
+    };
+    match set.downcast_ref::<Micro<F>>() {
+        Some(m) => m,
+        // `Float` is sealed to f32 and f64, both handled above.
+        None => unreachable!("Float is f32 or f64"),
+    }
+}
 
 /// A read-only matrix operand: `rows × cols` stored row-major with row stride `ld`, read
 /// transposed when `trans` is set.
@@ -199,10 +219,10 @@ pub(crate) fn gemm<F: Float>(a: Mat<'_, F>, b: Mat<'_, F>, c: MatMut<'_, F>, acc
     let threads = crate::parallel::num_threads();
     if n * k <= SMALL {
         naive(a.view(), b.view(), c.data, c.ld, accumulate);
-    } else if threads > 1 && m * n * k >= PARALLEL_MIN && m >= 2 * F::MR {
+    } else if threads > 1 && m * n * k >= PARALLEL_MIN && m >= 2 * micro::<F>().mr {
         // Split the rows of C (and A): each thread owns a contiguous block of C.
         let (av, bv, ld) = (a.view(), b.view(), c.ld);
-        let parts = crate::parallel::ranges(m, threads, F::MR);
+        let parts = crate::parallel::ranges(m, threads, micro::<F>().mr);
         let chunks = crate::parallel::split_chunks(c.data, ld, &parts);
         let jobs: Vec<_> = parts
             .iter()
@@ -257,15 +277,29 @@ pub(crate) fn gemm_packed<F: Float>(
     Ok(())
 }
 
-/// `c += a · b`, or `c = a · b` when `accumulate` is false, for operands read as stored, as
-/// a plain loop. Allocation-free.
+/// `c += a · b`, or `c = a · b` when `accumulate` is false, for a cell's own per-step product:
+/// through the packed product when `packed` holds `b` packed (a block of the recurrent kernel
+/// the loop packed once per pass), else as the plain loop. Allocation-free.
 #[inline]
-pub(crate) fn step_gemm<F: Float>(a: Mat<'_, F>, b: Mat<'_, F>, c: MatMut<'_, F>, accumulate: bool) {
+pub(crate) fn step_gemm_packed<F: Float>(
+    a: Mat<'_, F>,
+    b: Mat<'_, F>,
+    packed: Option<&PackedB<F>>,
+    c: MatMut<'_, F>,
+    accumulate: bool,
+) {
     let ((m, k), (k2, n)) = (a.dims(), b.dims());
-    // The callers size every buffer before the loop; a mismatch is a crate bug, and the
-    // indexing in `naive` turns it into a loud failure rather than a silently skipped product.
-    assert!(k == k2 && c.rows == m && c.cols == n, "step_gemm operand sizes");
-    naive(a.view(), b.view(), c.data, c.ld, accumulate);
+    // The callers size every buffer before the loop; a mismatch is a crate bug, made loud
+    // rather than a silently skipped product.
+    assert!(k == k2 && c.rows == m && c.cols == n, "step_gemm_packed operand sizes");
+    match packed {
+        Some(p) if (p.k, p.n) == (k, n) => {
+            if gemm_packed(a, b, p, c, accumulate).is_err() {
+                unreachable!("step_gemm_packed buffers sized by the loop");
+            }
+        }
+        _ => naive(a.view(), b.view(), c.data, c.ld, accumulate),
+    }
 }
 
 /// Adds the column sums of the `rows × n` block `a` (row stride `ld`) to `out` (length `n`).
@@ -333,9 +367,10 @@ mod tests {
         let want = a.slice(s![.., 2..5]).dot(&b.slice(s![.., 1..3]));
         let (sa, sb) = (a.as_slice().unwrap(), b.as_slice().unwrap());
         let mut c = [7.0; 20];
-        step_gemm(
+        step_gemm_packed(
             Mat::strided(&sa[2..], 4, 3, 7),
             Mat::strided(&sb[1..], 3, 2, 6),
+            None,
             MatMut::strided(&mut c[1..], 4, 2, 5),
             false,
         );
@@ -360,6 +395,54 @@ mod tests {
         for (j, sum) in sums.iter().enumerate() {
             assert!((sum - a.column(2 + j).sum()).abs() < 1e-12);
         }
+    }
+
+    /// Every kernel set this CPU can run (the portable one always), on shapes with edges in
+    /// every direction, deep enough for several KC slices, packed and unpacked, with A and B
+    /// read as stored and transposed: each within rounding of the plain loop.
+    #[test]
+    fn every_kernel_set_matches_the_plain_loop() {
+        fn run<F: Float + kernel::Select>(tol: f64) {
+            let levels = [kernel::Simd::Portable, kernel::Simd::Avx2, kernel::Simd::Avx512];
+            let sets: Vec<_> = levels.iter().filter(|&&l| l <= kernel::simd()).map(|&l| F::micro_for(l)).collect();
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx512f") && std::env::var_os("RECURRENT_SIMD").is_none() {
+                assert_eq!(sets.len(), 3, "this CPU has AVX-512: all three sets are tested");
+            }
+            for &(m, k, n) in &[(77, 300, 45), (8, 1100, 48), (13, 20, 100), (64, 64, 256), (9, 530, 17), (130, 7, 70)]
+            {
+                let a: Vec<F> = (0..m * k).map(|i| F::of(((i * 37) % 101) as f64 / 101.0 - 0.5)).collect();
+                let b: Vec<F> = (0..k * n).map(|i| F::of(((i * 53) % 97) as f64 / 97.0 - 0.5)).collect();
+                let at: Vec<F> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
+                let bt: Vec<F> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
+                let mut want = vec![F::zero(); m * n];
+                naive(Mat::new(&a, m, k).view(), Mat::new(&b, k, n).view(), &mut want, n, false);
+                for mk in &sets {
+                    let check = |got: &[F], twice: bool, what: &str| {
+                        for (x, y) in got.iter().zip(&want) {
+                            let y = if twice { y.to_f64_exact() * 2.0 } else { y.to_f64_exact() };
+                            let d = (x.to_f64_exact() - y).abs();
+                            assert!(d <= tol * (1.0 + y.abs()), "{} {what} {m}x{k}x{n}: {x} vs {y}", mk.name);
+                        }
+                    };
+                    let mut c = vec![F::one(); m * n];
+                    driver::product_with(mk, Mat::new(&a, m, k).view(), Mat::new(&b, k, n).view(), &mut c, n, false);
+                    check(&c, false, "N·N");
+                    let (a2, b2) = (Mat::new(&at, k, m).t().view(), Mat::new(&bt, n, k).t().view());
+                    driver::product_with(mk, a2, b2, &mut c, n, true);
+                    check(&c, true, "T·T accumulate");
+                    let mut packed = PackedB::default();
+                    packed.pack_with(mk, Mat::new(&b, k, n).view());
+                    let mut c = vec![F::one(); m * n];
+                    driver::product_packed_with(mk, Mat::new(&a, m, k).view(), &packed, &mut c, n, false);
+                    check(&c, false, "packed, A in place");
+                    driver::product_packed_with(mk, Mat::new(&at, k, m).t().view(), &packed, &mut c, n, true);
+                    check(&c, true, "packed, A transposed, accumulate");
+                }
+            }
+        }
+        run::<f64>(1e-12);
+        run::<f32>(1e-4);
     }
 
     #[test]

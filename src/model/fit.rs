@@ -1,9 +1,10 @@
-//! Keras-style training: [`Sequential::fit`] with epochs, mini-batches, seeded shuffling,
-//! validation, metrics, callbacks ([`EarlyStopping`]) and a progress bar.
+//! Keras-style training: `fit` (for every [`Model`], through [`ModelExt`]; a method of
+//! [`Sequential`] too) with epochs, mini-batches, seeded shuffling, validation, metrics,
+//! callbacks ([`EarlyStopping`]) and a progress bar.
 
 use std::fmt;
 
-use ndarray::{Array, ArrayD, ArrayViewD, AsArray, Axis, Dimension, IxDyn};
+use ndarray::{Array, Array2, ArrayD, ArrayViewD, AsArray, Axis, Dimension, IxDyn};
 use ndarray_rand::rand::rngs::StdRng;
 use ndarray_rand::rand::seq::SliceRandom;
 use ndarray_rand::rand::SeedableRng;
@@ -15,6 +16,7 @@ use crate::limits::{try_with_capacity, try_zeros};
 use crate::loss::Loss;
 use crate::metrics::Metric;
 use crate::model::sequential::Named;
+use crate::model::traits::{masked_loss, masked_positions, positions, Model, ModelOutput};
 use crate::model::Sequential;
 use crate::optim::Optimizer;
 use crate::shape::{check_finite, fmt_shape};
@@ -226,7 +228,9 @@ pub enum Control {
     Stop,
 }
 
-/// Hooks called by [`Sequential::fit`].
+/// Hooks called by `fit` ([`Sequential::fit`], [`ModelExt::fit`]), given the model being
+/// trained as a `&mut dyn Model` (reach a concrete type with
+/// [`downcast_mut`](trait.Model.html#method.downcast_mut)).
 pub trait Callback<F: Float> {
     /// Called by `fit` before anything is trained, with the names each epoch will log
     /// (`"loss"`, the metrics' names, and with validation `"val_loss"` and `"val_"` followed
@@ -245,7 +249,7 @@ pub trait Callback<F: Float> {
     ///
     /// # Errors
     /// Any error stops training and is returned by `fit`.
-    fn on_train_begin(&mut self, model: &mut Sequential<F>) -> Result<()> {
+    fn on_train_begin(&mut self, model: &mut dyn Model<F>) -> Result<()> {
         let _ = model;
         Ok(())
     }
@@ -254,13 +258,13 @@ pub trait Callback<F: Float> {
     ///
     /// # Errors
     /// Any error stops training and is returned by `fit`.
-    fn on_epoch_end(&mut self, logs: &EpochLogs<F>, model: &mut Sequential<F>) -> Result<Control>;
+    fn on_epoch_end(&mut self, logs: &EpochLogs<F>, model: &mut dyn Model<F>) -> Result<Control>;
 
     /// After the last epoch (also after an early stop).
     ///
     /// # Errors
     /// Any error is returned by `fit`.
-    fn on_train_end(&mut self, model: &mut Sequential<F>) -> Result<()> {
+    fn on_train_end(&mut self, model: &mut dyn Model<F>) -> Result<()> {
         let _ = model;
         Ok(())
     }
@@ -373,7 +377,7 @@ impl<F: Float> Callback<F> for EarlyStopping<F> {
         Ok(())
     }
 
-    fn on_train_begin(&mut self, _model: &mut Sequential<F>) -> Result<()> {
+    fn on_train_begin(&mut self, _model: &mut dyn Model<F>) -> Result<()> {
         self.best = None;
         self.best_epoch = None;
         self.wait = 0;
@@ -382,7 +386,7 @@ impl<F: Float> Callback<F> for EarlyStopping<F> {
         Ok(())
     }
 
-    fn on_epoch_end(&mut self, logs: &EpochLogs<F>, model: &mut Sequential<F>) -> Result<Control> {
+    fn on_epoch_end(&mut self, logs: &EpochLogs<F>, model: &mut dyn Model<F>) -> Result<Control> {
         let name = match &self.monitor {
             Some(m) => m.clone(),
             None if logs.val_loss.is_some() => "val_loss".to_string(),
@@ -421,7 +425,7 @@ impl<F: Float> Callback<F> for EarlyStopping<F> {
             self.best_epoch = Some(logs.epoch);
             self.wait = 0;
             if self.restore_best {
-                self.best_weights = snapshot(model);
+                self.best_weights = snapshot(&*model);
             }
             return Ok(Control::Continue);
         }
@@ -433,7 +437,7 @@ impl<F: Float> Callback<F> for EarlyStopping<F> {
         Ok(Control::Continue)
     }
 
-    fn on_train_end(&mut self, model: &mut Sequential<F>) -> Result<()> {
+    fn on_train_end(&mut self, model: &mut dyn Model<F>) -> Result<()> {
         if self.restore_best && !self.best_weights.is_empty() {
             restore(model, &self.best_weights);
         }
@@ -572,8 +576,14 @@ struct Gathered<F> {
 }
 
 impl<F: Float> Gathered<F> {
-    fn push(&mut self, model: &Sequential<F>, pred: &ArrayViewD<'_, F>, y: &ArrayViewD<'_, F>) -> Result<()> {
-        let (p, t) = model.masked_positions(pred, y)?;
+    fn push(
+        &mut self,
+        name: &str,
+        mask: Option<&Array2<bool>>,
+        pred: &ArrayViewD<'_, F>,
+        y: &ArrayViewD<'_, F>,
+    ) -> Result<()> {
+        let (p, t) = masked_positions(name, mask, pred, y)?;
         self.pred.push(p);
         self.target.push(t);
         Ok(())
@@ -626,7 +636,7 @@ fn at(ctx: &str, e: Error) -> Error {
 /// The sizes of the batches `n` samples make in batches of `batch` (the last may be smaller).
 fn batch_sizes(n: usize, batch: usize) -> Vec<usize> {
     let mut sizes = vec![batch.min(n)];
-    if n > batch && n % batch != 0 {
+    if n > batch && !n.is_multiple_of(batch) {
         sizes.push(n % batch);
     }
     sizes
@@ -662,12 +672,132 @@ impl<F: Float> BatchBuffer<F> {
     }
 }
 
+/// `fit`, `evaluate_in_batches` and `predict_in_batches` for every [`Model`], as methods
+/// (implemented for every sized model and for `dyn Model`). [`Sequential`] has them as its
+/// own methods too, which take precedence and do the same.
+///
+/// # Example: an encoder–decoder trained with `fit`
+/// See [`crate::EncoderDecoder`]; any model of your own is trained the same way (see
+/// [`Model`]).
+pub trait ModelExt<F: Float>: Model<F> {
+    /// Trains the model, Keras's `fit` (see [`Sequential::fit`] for everything it does and
+    /// checks).
+    ///
+    /// # Errors
+    /// As [`Sequential::fit`].
+    fn fit<'a, 'b, VX, DX, VY, DY>(
+        &mut self,
+        x: VX,
+        y: VY,
+        loss: &dyn Loss<F>,
+        optimizer: &mut dyn Optimizer<F>,
+        config: FitConfig<F>,
+    ) -> Result<History<F>>
+    where
+        VX: AsArray<'a, F, DX>,
+        DX: Dimension,
+        VY: AsArray<'b, F, DY>,
+        DY: Dimension,
+        F: 'a + 'b;
+
+    /// The loss and metrics on `(x, y)`, in batches (see
+    /// [`Sequential::evaluate_in_batches`]).
+    ///
+    /// # Errors
+    /// As [`Sequential::evaluate_in_batches`].
+    fn evaluate_in_batches<'a, 'b, VX, DX, VY, DY>(
+        &mut self,
+        x: VX,
+        y: VY,
+        loss: &dyn Loss<F>,
+        metrics: &[Metric],
+        batch_size: usize,
+    ) -> Result<(F, Vec<(String, F)>)>
+    where
+        VX: AsArray<'a, F, DX>,
+        DX: Dimension,
+        VY: AsArray<'b, F, DY>,
+        DY: Dimension,
+        F: 'a + 'b;
+
+    /// [`Model::predict`] in batches of `batch_size`, stacked (see
+    /// [`Sequential::predict_in_batches`]).
+    ///
+    /// # Errors
+    /// As [`Sequential::predict_in_batches`].
+    fn predict_in_batches<'a, V, D>(&mut self, x: V, batch_size: usize) -> Result<ArrayD<F>>
+    where
+        V: AsArray<'a, F, D>,
+        D: Dimension,
+        F: 'a;
+}
+
+macro_rules! model_ext {
+    ($this:ident => $dyn:expr) => {
+        fn fit<'a, 'b, VX, DX, VY, DY>(
+            &mut self,
+            x: VX,
+            y: VY,
+            loss: &dyn Loss<F>,
+            optimizer: &mut dyn Optimizer<F>,
+            config: FitConfig<F>,
+        ) -> Result<History<F>>
+        where
+            VX: AsArray<'a, F, DX>,
+            DX: Dimension,
+            VY: AsArray<'b, F, DY>,
+            DY: Dimension,
+            F: 'a + 'b,
+        {
+            let $this = self;
+            fit($dyn, x.into().into_dyn(), y.into().into_dyn(), loss, optimizer, config)
+        }
+
+        fn evaluate_in_batches<'a, 'b, VX, DX, VY, DY>(
+            &mut self,
+            x: VX,
+            y: VY,
+            loss: &dyn Loss<F>,
+            metrics: &[Metric],
+            batch_size: usize,
+        ) -> Result<(F, Vec<(String, F)>)>
+        where
+            VX: AsArray<'a, F, DX>,
+            DX: Dimension,
+            VY: AsArray<'b, F, DY>,
+            DY: Dimension,
+            F: 'a + 'b,
+        {
+            let $this = self;
+            evaluate_in_batches($dyn, x.into().into_dyn(), y.into().into_dyn(), loss, metrics, batch_size)
+        }
+
+        fn predict_in_batches<'a, V, D>(&mut self, x: V, batch_size: usize) -> Result<ArrayD<F>>
+        where
+            V: AsArray<'a, F, D>,
+            D: Dimension,
+            F: 'a,
+        {
+            let $this = self;
+            predict_in_batches($dyn, x.into().into_dyn(), batch_size)
+        }
+    };
+}
+
+impl<F: Float, M: Model<F>> ModelExt<F> for M {
+    model_ext!(this => this as &mut dyn Model<F>);
+}
+
+impl<F: Float> ModelExt<F> for dyn Model<F> {
+    model_ext!(this => this);
+}
+
 impl<F: Float> Sequential<F> {
     /// Trains the model, Keras's `fit`: `config.epochs` passes over `(x, y)` in mini-batches
     /// of `config.batch_size`, shuffled each epoch with the seeded generator, with one
     /// optimiser step per batch; after each epoch the validation loss and the metrics are
     /// measured and the callbacks run. The same seed, data and starting weights give the same
-    /// weights bit for bit.
+    /// weights bit for bit. (Any [`Model`] is trained the same way through [`ModelExt::fit`].)
     ///
     /// Sequence outputs with a mask (from a [`crate::Masking`] layer) leave padded
     /// positions out of the loss and the metrics. Losses are means over real positions,
@@ -727,7 +857,7 @@ impl<F: Float> Sequential<F> {
         y: VY,
         loss: &dyn Loss<F>,
         optimizer: &mut dyn Optimizer<F>,
-        mut config: FitConfig<F>,
+        config: FitConfig<F>,
     ) -> Result<History<F>>
     where
         VX: AsArray<'a, F, DX>,
@@ -736,272 +866,7 @@ impl<F: Float> Sequential<F> {
         DY: Dimension,
         F: 'a + 'b,
     {
-        let (x, y) = (x.into().into_dyn(), y.into().into_dyn());
-        let mut callbacks = std::mem::take(&mut config.callbacks);
-        let (train, val) = self.check_fit(x, y, loss, &*optimizer, &config, &callbacks)?;
-        let (xt, yt) = (train.x, train.y);
-        let n_train = xt.shape()[0];
-        let mut rng = StdRng::seed_from_u64(config.seed);
-        // Dropout masks follow the same seed: the same seed, data and starting weights give
-        // the same training run.
-        self.reseed(config.seed);
-        let mut order: Vec<usize> = try_with_capacity(n_train, "fit sample order")?;
-        order.extend(0..n_train);
-        let batches = n_train.div_ceil(config.batch_size);
-        let rows = config.batch_size.min(n_train);
-        let mut buffers = if config.shuffle {
-            Some((BatchBuffer::new("fit batch of x", &xt, rows)?, BatchBuffer::new("fit batch of y", &yt, rows)?))
-        } else {
-            None
-        };
-        let names = self.param_paths();
-        for cb in callbacks.iter_mut() {
-            cb.on_train_begin(self)?;
-        }
-        let progress = Progress::new(config.progress, config.epochs, batches);
-        let mut history = History { epochs: Vec::new(), stopped_epoch: None };
-        let mut guard = Vec::new();
-        let result = (|| -> Result<()> {
-            for epoch in 1..=config.epochs {
-                if config.shuffle {
-                    order.shuffle(&mut rng);
-                }
-                let (mut total, mut weight) = (0.0f64, 0.0f64);
-                let mut seen = Gathered::default();
-                for (bi, idx) in order.chunks(config.batch_size).enumerate() {
-                    let diverged = |what: String| Error::Diverged { epoch, batch: bi + 1, what };
-                    let (xb, yb) = match &mut buffers {
-                        Some((bx, by)) => (bx.gather(&xt, idx), by.gather(&yt, idx)),
-                        None => {
-                            // Without shuffling a batch is a run of consecutive samples.
-                            let r = idx[0]..idx[0] + idx.len();
-                            (xt.slice_axis(Axis(0), r.clone().into()), yt.slice_axis(Axis(0), r.into()))
-                        }
-                    };
-                    snapshot_into(self, &mut guard)?;
-                    let pred = self.forward(xb, Mode::Train)?;
-                    // Finite predictions and targets (both checked) whose loss overflows: the
-                    // model has diverged.
-                    let out = match self.masked_loss(loss, &pred.view(), &yb) {
-                        Err(e @ Error::NonFinite { .. }) => return Err(diverged(e.to_string())),
-                        other => other?,
-                    };
-                    if !out.value.is_finite() {
-                        return Err(diverged(format!("the loss is {}", out.value)));
-                    }
-                    if !config.metrics.is_empty() {
-                        seen.push(self, &pred.view(), &yb)?;
-                    }
-                    // Positions the loss averaged over: real ones under a mask, else samples.
-                    let w = self.output_mask().map_or(idx.len(), |m| m.iter().filter(|&&v| v).count()) as f64;
-                    self.zero_grad();
-                    if let Err(e) = self.backward(&out.grad) {
-                        return Err(match e {
-                            Error::NonFinite { .. } => diverged(e.to_string()),
-                            other => other,
-                        });
-                    }
-                    if let Err(e) = optimizer.step(&mut Named { model: self, names: &names }) {
-                        // The optimisers of this crate change nothing on error; one from
-                        // outside might have.
-                        restore(self, &guard);
-                        return Err(match e {
-                            Error::NonFinite { .. } => diverged(e.to_string()),
-                            other => other,
-                        });
-                    }
-                    if !all_finite(self) {
-                        restore(self, &guard);
-                        return Err(diverged("the update made a weight non-finite".into()));
-                    }
-                    total += out.value.to_f64_exact() * w;
-                    weight += w;
-                    progress.batch(epoch, config.epochs, total / weight);
-                }
-                let mut logs = EpochLogs {
-                    epoch,
-                    loss: F::of(total / weight),
-                    val_loss: None,
-                    metrics: seen.metrics(&config.metrics)?,
-                    val_metrics: Vec::new(),
-                };
-                if let Some(v) = &val {
-                    let (vl, vm) = self.evaluate_in_batches(&v.x, &v.y, loss, &config.metrics, config.batch_size)?;
-                    logs.val_loss = Some(vl);
-                    logs.val_metrics = vm;
-                }
-                progress.epoch(&logs.to_string());
-                let mut stop = false;
-                for cb in callbacks.iter_mut() {
-                    stop |= cb.on_epoch_end(&logs, self)? == Control::Stop;
-                }
-                history.epochs.push(logs);
-                if stop {
-                    history.stopped_epoch = Some(epoch);
-                    break;
-                }
-            }
-            Ok(())
-        })();
-        progress.finish();
-        result?;
-        for cb in callbacks.iter_mut() {
-            cb.on_train_end(self)?;
-        }
-        Ok(history)
-    }
-
-    /// Every check [`Sequential::fit`] can run before training (see its docs); returns the
-    /// training and validation sets.
-    #[allow(clippy::type_complexity)]
-    fn check_fit<'v>(
-        &mut self,
-        x: ArrayViewD<'v, F>,
-        y: ArrayViewD<'v, F>,
-        loss: &dyn Loss<F>,
-        optimizer: &dyn Optimizer<F>,
-        config: &'v FitConfig<F>,
-        callbacks: &[Box<dyn Callback<F>>],
-    ) -> Result<(Data<'v, F>, Option<Data<'v, F>>)> {
-        let batch = config.batch_size;
-        if config.epochs == 0 {
-            return Err(Error::config("fit epochs", "at least 1", 0));
-        }
-        if batch == 0 {
-            return Err(Error::config("fit batch size", "at least 1", 0));
-        }
-        if config.shuffle && self.is_stateful() {
-            return Err(Error::config(
-                "fit shuffle for a stateful model",
-                "off (each batch continues the sequences of the one before)",
-                "on",
-            ));
-        }
-        let n = same_samples(&format!("{} fit targets y", self.name()), "x's", &x, &y)?;
-        check_finite("fit input x", &x)?;
-        check_finite("fit targets y", &y)?;
-        let (n_train, val) = match &config.validation {
-            Validation::None => (n, None),
-            Validation::Split(f) => {
-                if !(*f > 0.0 && *f < 1.0) {
-                    return Err(Error::config("validation split", "a fraction in (0, 1)", f));
-                }
-                let n_val = ((n as f64) * f).floor() as usize;
-                if n_val == 0 || n_val >= n {
-                    return Err(Error::config(
-                        "validation split",
-                        format!("a fraction leaving at least one of the {n} samples on each side"),
-                        f,
-                    ));
-                }
-                let n_train = n - n_val;
-                let xv = x.clone().slice_axis_move(Axis(0), (n_train..n).into());
-                let yv = y.clone().slice_axis_move(Axis(0), (n_train..n).into());
-                (n_train, Some(Data { x: xv, y: yv, x_name: "validation x", y_name: "validation y" }))
-            }
-            Validation::Data(data) => {
-                let (xv, yv) = (data.0.view(), data.1.view());
-                let nv = same_samples("validation y", "validation x's", &xv, &yv)?;
-                if nv == 0 {
-                    return Err(Error::Empty {
-                        what: "validation x".into(),
-                        axis: "samples".into(),
-                        shape: fmt_shape(xv.shape()),
-                    });
-                }
-                check_finite("validation x", &xv)?;
-                check_finite("validation y", &yv)?;
-                (n, Some(Data { x: xv, y: yv, x_name: "validation x", y_name: "validation y" }))
-            }
-        };
-        if n_train == 0 {
-            return Err(Error::Empty {
-                what: "fit input x".into(),
-                axis: "samples".into(),
-                shape: fmt_shape(x.shape()),
-            });
-        }
-        let train = Data {
-            x: x.slice_axis_move(Axis(0), (0..n_train).into()),
-            y: y.slice_axis_move(Axis(0), (0..n_train).into()),
-            x_name: "fit input x",
-            y_name: "fit targets y",
-        };
-        let sets: Vec<&Data<'v, F>> = std::iter::once(&train).chain(val.as_ref()).collect();
-        let mut out_shapes = Vec::new();
-        for d in &sets {
-            out_shapes.push(self.output_shape_for(d.x.shape()).map_err(|e| at(d.x_name, e))?);
-        }
-
-        if self.is_stateful() {
-            // Each batch continues the carried state, which has one batch size.
-            let mut sizes: Vec<(&str, usize)> = sets
-                .iter()
-                .flat_map(|d| batch_sizes(d.x.shape()[0], batch).into_iter().map(|b| (d.x_name, b)))
-                .collect();
-            if let Some(b) = self.carried_batch() {
-                sizes.insert(0, ("the carried state", b));
-            }
-            if let Some((what, b)) = sizes.iter().find(|(_, b)| *b != sizes[0].1) {
-                return Err(Error::config(
-                    "fit batches of a stateful model",
-                    format!(
-                        "one batch size throughout, {} as {} has (samples a multiple of the batch size {batch}, \
-                         or reset_states() first)",
-                        sizes[0].1, sizes[0].0
-                    ),
-                    format!("{what} in batches of {b}"),
-                ));
-            }
-        }
-
-        let names = self.param_paths();
-        optimizer.validate(&Named { model: self, names: &names })?;
-        let mut logged = vec!["loss".to_string()];
-        logged.extend(config.metrics.iter().map(|m| m.name().to_string()));
-        if val.is_some() {
-            logged.push("val_loss".to_string());
-            logged.extend(config.metrics.iter().map(|m| format!("val_{}", m.name())));
-        }
-        for cb in callbacks {
-            cb.validate(&logged)?;
-        }
-
-        for (d, out_shape) in sets.iter().zip(&out_shapes) {
-            // The first batch through the model as training will run it (states set aside),
-            // for what needs predictions: masks, and losses defined outside the crate.
-            let k = d.x.shape()[0].min(batch.max(2));
-            let xb = d.x.slice_axis(Axis(0), (0..k).into());
-            let yb = d.y.slice_axis(Axis(0), (0..k).into());
-            let (pred, masked) = self.with_states_set_aside(|m| -> Result<_> {
-                let pred = m.forward(xb, Mode::Infer).map_err(|e| at(d.x_name, e))?;
-                Ok((pred, m.output_mask().is_some()))
-            })?;
-            self.masked_loss(loss, &pred.view(), &yb).map_err(|e| at(d.y_name, e))?;
-            if masked {
-                // Padded positions may hold anything finite: check the real ones.
-                let (p, t) = self.masked_positions(&pred.view(), &yb).map_err(|e| at(d.y_name, e))?;
-                for m in &config.metrics {
-                    m.compute(p.view(), t.view()).map_err(|e| at(d.y_name, e))?;
-                }
-                continue;
-            }
-            // Every target, against the shape of the predictions to come.
-            let mut full = vec![d.y.shape()[0]];
-            full.extend_from_slice(out_shape);
-            loss.check_target(&full, &d.y).map_err(|e| at(d.y_name, e))?;
-            if !config.metrics.is_empty() {
-                let one = [F::of(0.5)];
-                let placeholder = ndarray::ArrayView1::from(&one[..]).into_dyn();
-                let placeholder = placeholder
-                    .broadcast(IxDyn(&full))
-                    .ok_or_else(|| Error::shape(format!("{} predictions", d.y_name), fmt_shape(&full), "(1,)"))?;
-                for m in &config.metrics {
-                    m.compute(placeholder.view(), d.y.view()).map_err(|e| at(d.y_name, e))?;
-                }
-            }
-        }
-        Ok((train, val))
+        fit(self, x.into().into_dyn(), y.into().into_dyn(), loss, optimizer, config)
     }
 
     /// The loss and metrics of the model on `(x, y)`, run in batches of `batch_size` (padded
@@ -1025,36 +890,7 @@ impl<F: Float> Sequential<F> {
         DY: Dimension,
         F: 'a + 'b,
     {
-        let (x, y) = (x.into().into_dyn(), y.into().into_dyn());
-        if batch_size == 0 {
-            return Err(Error::config("batch size", "at least 1", 0));
-        }
-        let n = same_samples(&format!("{} targets y", self.name()), "x's", &x, &y)?;
-        if n == 0 {
-            return Err(Error::Empty {
-                what: "evaluation input x".into(),
-                axis: "samples".into(),
-                shape: fmt_shape(x.shape()),
-            });
-        }
-        let (mut total, mut weight) = (0.0f64, 0.0f64);
-        let mut seen = Gathered::default();
-        let mut start = 0;
-        while start < n {
-            let end = (start + batch_size).min(n);
-            let xb = x.slice_axis(Axis(0), (start..end).into());
-            let yb = y.slice_axis(Axis(0), (start..end).into());
-            let pred = self.forward(xb, Mode::Infer)?;
-            let out = self.masked_loss(loss, &pred.view(), &yb)?;
-            let w = self.output_mask().map_or((end - start) as f64, |m| m.iter().filter(|&&v| v).count() as f64);
-            total += out.value.to_f64_exact() * w;
-            weight += w;
-            if !metrics.is_empty() {
-                seen.push(self, &pred.view(), &yb)?;
-            }
-            start = end;
-        }
-        Ok((F::of(total / weight), seen.metrics(metrics)?))
+        evaluate_in_batches(self, x.into().into_dyn(), y.into().into_dyn(), loss, metrics, batch_size)
     }
 
     /// Predictions for `x` computed in batches of `batch_size` (Keras's `predict`), so a
@@ -1068,25 +904,343 @@ impl<F: Float> Sequential<F> {
         D: Dimension,
         F: 'a,
     {
-        let x = x.into().into_dyn();
-        if batch_size == 0 {
-            return Err(Error::config("batch size", "at least 1", 0));
-        }
-        let n = x.shape().first().copied().unwrap_or(0);
-        if n == 0 {
-            return Err(Error::Empty {
-                what: "prediction input x".into(),
-                axis: "samples".into(),
-                shape: fmt_shape(x.shape()),
-            });
-        }
-        let mut parts = Vec::new();
-        let mut start = 0;
-        while start < n {
-            let end = (start + batch_size).min(n);
-            parts.push(self.predict(x.slice_axis(Axis(0), (start..end).into()))?);
-            start = end;
-        }
-        concat("batched predictions", &parts)
+        predict_in_batches(self, x.into().into_dyn(), batch_size)
     }
+}
+
+/// `fit` for any model (one copy of the code per scalar type, not per model type).
+fn fit<F: Float>(
+    model: &mut dyn Model<F>,
+    x: ArrayViewD<'_, F>,
+    y: ArrayViewD<'_, F>,
+    loss: &dyn Loss<F>,
+    optimizer: &mut dyn Optimizer<F>,
+    mut config: FitConfig<F>,
+) -> Result<History<F>> {
+    let mut callbacks = std::mem::take(&mut config.callbacks);
+    let (train, val) = check_fit(model, x, y, loss, &*optimizer, &config, &callbacks)?;
+    let (xt, yt) = (train.x, train.y);
+    let n_train = xt.shape()[0];
+    let mut rng = StdRng::seed_from_u64(config.seed);
+    // Dropout masks follow the same seed: the same seed, data and starting weights give
+    // the same training run.
+    model.reseed(config.seed);
+    let mut order: Vec<usize> = try_with_capacity(n_train, "fit sample order")?;
+    order.extend(0..n_train);
+    let batches = n_train.div_ceil(config.batch_size);
+    let rows = config.batch_size.min(n_train);
+    let mut buffers = if config.shuffle {
+        Some((BatchBuffer::new("fit batch of x", &xt, rows)?, BatchBuffer::new("fit batch of y", &yt, rows)?))
+    } else {
+        None
+    };
+    let names = model.param_paths();
+    for cb in callbacks.iter_mut() {
+        cb.on_train_begin(model)?;
+    }
+    let progress = Progress::new(config.progress, config.epochs, batches);
+    let mut history = History { epochs: Vec::new(), stopped_epoch: None };
+    let mut guard = Vec::new();
+    let result = (|| -> Result<()> {
+        for epoch in 1..=config.epochs {
+            if config.shuffle {
+                order.shuffle(&mut rng);
+            }
+            let (mut total, mut weight) = (0.0f64, 0.0f64);
+            let mut seen = Gathered::default();
+            for (bi, idx) in order.chunks(config.batch_size).enumerate() {
+                let diverged = |what: String| Error::Diverged { epoch, batch: bi + 1, what };
+                let (xb, yb) = match &mut buffers {
+                    Some((bx, by)) => (bx.gather(&xt, idx), by.gather(&yt, idx)),
+                    None => {
+                        // Without shuffling a batch is a run of consecutive samples.
+                        let r = idx[0]..idx[0] + idx.len();
+                        (xt.slice_axis(Axis(0), r.clone().into()), yt.slice_axis(Axis(0), r.into()))
+                    }
+                };
+                snapshot_into(&*model, &mut guard)?;
+                let ModelOutput { pred, mask } = model.forward_with_targets(xb, yb.view(), Mode::Train)?;
+                // Finite predictions and targets (both checked) whose loss overflows: the
+                // model has diverged.
+                let out = match masked_loss(model.name(), loss, mask.as_ref(), &pred.view(), &yb) {
+                    Err(e @ Error::NonFinite { .. }) => return Err(diverged(e.to_string())),
+                    other => other?,
+                };
+                if !out.value.is_finite() {
+                    return Err(diverged(format!("the loss is {}", out.value)));
+                }
+                if !config.metrics.is_empty() {
+                    seen.push(model.name(), mask.as_ref(), &pred.view(), &yb)?;
+                }
+                // Positions the loss averaged over: real ones under a mask, else samples.
+                let w = positions(mask.as_ref(), idx.len());
+                model.zero_grad();
+                if let Err(e) = model.backward(out.grad.view()) {
+                    return Err(match e {
+                        Error::NonFinite { .. } => diverged(e.to_string()),
+                        other => other,
+                    });
+                }
+                if let Err(e) = optimizer.step(&mut Named { model: &mut *model, names: &names }) {
+                    // The optimisers of this crate change nothing on error; one from
+                    // outside might have.
+                    restore(&mut *model, &guard);
+                    return Err(match e {
+                        Error::NonFinite { .. } => diverged(e.to_string()),
+                        other => other,
+                    });
+                }
+                if !all_finite(&*model) {
+                    restore(&mut *model, &guard);
+                    return Err(diverged("the update made a weight non-finite".into()));
+                }
+                total += out.value.to_f64_exact() * w;
+                weight += w;
+                progress.batch(epoch, config.epochs, total / weight);
+            }
+            let mut logs = EpochLogs {
+                epoch,
+                loss: F::of(total / weight),
+                val_loss: None,
+                metrics: seen.metrics(&config.metrics)?,
+                val_metrics: Vec::new(),
+            };
+            if let Some(v) = &val {
+                let (vl, vm) =
+                    evaluate_in_batches(&mut *model, v.x.view(), v.y.view(), loss, &config.metrics, config.batch_size)?;
+                logs.val_loss = Some(vl);
+                logs.val_metrics = vm;
+            }
+            progress.epoch(&logs.to_string());
+            let mut stop = false;
+            for cb in callbacks.iter_mut() {
+                stop |= cb.on_epoch_end(&logs, &mut *model)? == Control::Stop;
+            }
+            history.epochs.push(logs);
+            if stop {
+                history.stopped_epoch = Some(epoch);
+                break;
+            }
+        }
+        Ok(())
+    })();
+    progress.finish();
+    result?;
+    for cb in callbacks.iter_mut() {
+        cb.on_train_end(model)?;
+    }
+    Ok(history)
+}
+
+/// Every check `fit` can run before training (see [`Sequential::fit`]); returns the training
+/// and validation sets.
+#[allow(clippy::type_complexity)]
+fn check_fit<'v, F: Float>(
+    model: &mut dyn Model<F>,
+    x: ArrayViewD<'v, F>,
+    y: ArrayViewD<'v, F>,
+    loss: &dyn Loss<F>,
+    optimizer: &dyn Optimizer<F>,
+    config: &'v FitConfig<F>,
+    callbacks: &[Box<dyn Callback<F>>],
+) -> Result<(Data<'v, F>, Option<Data<'v, F>>)> {
+    let batch = config.batch_size;
+    if config.epochs == 0 {
+        return Err(Error::config("fit epochs", "at least 1", 0));
+    }
+    if batch == 0 {
+        return Err(Error::config("fit batch size", "at least 1", 0));
+    }
+    if config.shuffle && model.is_stateful() {
+        return Err(Error::config(
+            "fit shuffle for a stateful model",
+            "off (each batch continues the sequences of the one before)",
+            "on",
+        ));
+    }
+    let n = same_samples(&format!("{} fit targets y", model.name()), "x's", &x, &y)?;
+    check_finite("fit input x", &x)?;
+    check_finite("fit targets y", &y)?;
+    let (n_train, val) = match &config.validation {
+        Validation::None => (n, None),
+        Validation::Split(f) => {
+            if !(*f > 0.0 && *f < 1.0) {
+                return Err(Error::config("validation split", "a fraction in (0, 1)", f));
+            }
+            let n_val = ((n as f64) * f).floor() as usize;
+            if n_val == 0 || n_val >= n {
+                return Err(Error::config(
+                    "validation split",
+                    format!("a fraction leaving at least one of the {n} samples on each side"),
+                    f,
+                ));
+            }
+            let n_train = n - n_val;
+            let xv = x.clone().slice_axis_move(Axis(0), (n_train..n).into());
+            let yv = y.clone().slice_axis_move(Axis(0), (n_train..n).into());
+            (n_train, Some(Data { x: xv, y: yv, x_name: "validation x", y_name: "validation y" }))
+        }
+        Validation::Data(data) => {
+            let (xv, yv) = (data.0.view(), data.1.view());
+            let nv = same_samples("validation y", "validation x's", &xv, &yv)?;
+            if nv == 0 {
+                return Err(Error::Empty {
+                    what: "validation x".into(),
+                    axis: "samples".into(),
+                    shape: fmt_shape(xv.shape()),
+                });
+            }
+            check_finite("validation x", &xv)?;
+            check_finite("validation y", &yv)?;
+            (n, Some(Data { x: xv, y: yv, x_name: "validation x", y_name: "validation y" }))
+        }
+    };
+    if n_train == 0 {
+        return Err(Error::Empty { what: "fit input x".into(), axis: "samples".into(), shape: fmt_shape(x.shape()) });
+    }
+    let train = Data {
+        x: x.slice_axis_move(Axis(0), (0..n_train).into()),
+        y: y.slice_axis_move(Axis(0), (0..n_train).into()),
+        x_name: "fit input x",
+        y_name: "fit targets y",
+    };
+    let sets: Vec<&Data<'v, F>> = std::iter::once(&train).chain(val.as_ref()).collect();
+    let mut out_shapes = Vec::new();
+    for d in &sets {
+        model.check_input(d.x.view()).map_err(|e| at(d.x_name, e))?;
+        out_shapes.push(model.check_targets(d.x.view(), d.y.view()).map_err(|e| at(d.y_name, e))?);
+    }
+
+    if model.is_stateful() {
+        // Each batch continues the carried state, which has one batch size.
+        let mut sizes: Vec<(&str, usize)> =
+            sets.iter().flat_map(|d| batch_sizes(d.x.shape()[0], batch).into_iter().map(|b| (d.x_name, b))).collect();
+        if let Some(b) = model.carried_batch() {
+            sizes.insert(0, ("the carried state", b));
+        }
+        if let Some((what, b)) = sizes.iter().find(|(_, b)| *b != sizes[0].1) {
+            return Err(Error::config(
+                "fit batches of a stateful model",
+                format!(
+                    "one batch size throughout, {} as {} has (samples a multiple of the batch size {batch}, \
+                     or reset_states() first)",
+                    sizes[0].1, sizes[0].0
+                ),
+                format!("{what} in batches of {b}"),
+            ));
+        }
+    }
+
+    let names = model.param_paths();
+    optimizer.validate(&Named { model: &mut *model, names: &names })?;
+    let mut logged = vec!["loss".to_string()];
+    logged.extend(config.metrics.iter().map(|m| m.name().to_string()));
+    if val.is_some() {
+        logged.push("val_loss".to_string());
+        logged.extend(config.metrics.iter().map(|m| format!("val_{}", m.name())));
+    }
+    for cb in callbacks {
+        cb.validate(&logged)?;
+    }
+
+    for (d, out_shape) in sets.iter().zip(&out_shapes) {
+        // The first batch through the model as training will run it (states set aside),
+        // for what needs predictions: masks, and losses defined outside the crate.
+        let k = d.x.shape()[0].min(batch.max(2));
+        let xb = d.x.slice_axis(Axis(0), (0..k).into());
+        let yb = d.y.slice_axis(Axis(0), (0..k).into());
+        let ModelOutput { pred, mask } = model.forward_stateless(xb, yb.view()).map_err(|e| at(d.x_name, e))?;
+        masked_loss(model.name(), loss, mask.as_ref(), &pred.view(), &yb).map_err(|e| at(d.y_name, e))?;
+        if mask.is_some() {
+            // Padded positions may hold anything finite: check the real ones.
+            let (p, t) =
+                masked_positions(model.name(), mask.as_ref(), &pred.view(), &yb).map_err(|e| at(d.y_name, e))?;
+            for m in &config.metrics {
+                m.compute(p.view(), t.view()).map_err(|e| at(d.y_name, e))?;
+            }
+            continue;
+        }
+        // Every target, against the shape of the predictions to come.
+        let mut full = vec![d.y.shape()[0]];
+        full.extend_from_slice(out_shape);
+        loss.check_target(&full, &d.y).map_err(|e| at(d.y_name, e))?;
+        if !config.metrics.is_empty() {
+            let one = [F::of(0.5)];
+            let placeholder = ndarray::ArrayView1::from(&one[..]).into_dyn();
+            let placeholder = placeholder
+                .broadcast(IxDyn(&full))
+                .ok_or_else(|| Error::shape(format!("{} predictions", d.y_name), fmt_shape(&full), "(1,)"))?;
+            for m in &config.metrics {
+                m.compute(placeholder.view(), d.y.view()).map_err(|e| at(d.y_name, e))?;
+            }
+        }
+    }
+    Ok((train, val))
+}
+
+/// `evaluate_in_batches` for any model.
+fn evaluate_in_batches<F: Float>(
+    model: &mut dyn Model<F>,
+    x: ArrayViewD<'_, F>,
+    y: ArrayViewD<'_, F>,
+    loss: &dyn Loss<F>,
+    metrics: &[Metric],
+    batch_size: usize,
+) -> Result<(F, Vec<(String, F)>)> {
+    if batch_size == 0 {
+        return Err(Error::config("batch size", "at least 1", 0));
+    }
+    let n = same_samples(&format!("{} targets y", model.name()), "x's", &x, &y)?;
+    if n == 0 {
+        return Err(Error::Empty {
+            what: "evaluation input x".into(),
+            axis: "samples".into(),
+            shape: fmt_shape(x.shape()),
+        });
+    }
+    let (mut total, mut weight) = (0.0f64, 0.0f64);
+    let mut seen = Gathered::default();
+    let mut start = 0;
+    while start < n {
+        let end = (start + batch_size).min(n);
+        let xb = x.slice_axis(Axis(0), (start..end).into());
+        let yb = y.slice_axis(Axis(0), (start..end).into());
+        let ModelOutput { pred, mask } = model.forward_with_targets(xb, yb.view(), Mode::Infer)?;
+        let out = masked_loss(model.name(), loss, mask.as_ref(), &pred.view(), &yb)?;
+        let w = positions(mask.as_ref(), end - start);
+        total += out.value.to_f64_exact() * w;
+        weight += w;
+        if !metrics.is_empty() {
+            seen.push(model.name(), mask.as_ref(), &pred.view(), &yb)?;
+        }
+        start = end;
+    }
+    Ok((F::of(total / weight), seen.metrics(metrics)?))
+}
+
+/// `predict_in_batches` for any model.
+fn predict_in_batches<F: Float>(
+    model: &mut dyn Model<F>,
+    x: ArrayViewD<'_, F>,
+    batch_size: usize,
+) -> Result<ArrayD<F>> {
+    if batch_size == 0 {
+        return Err(Error::config("batch size", "at least 1", 0));
+    }
+    let n = x.shape().first().copied().unwrap_or(0);
+    if n == 0 {
+        return Err(Error::Empty {
+            what: "prediction input x".into(),
+            axis: "samples".into(),
+            shape: fmt_shape(x.shape()),
+        });
+    }
+    let mut parts = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let end = (start + batch_size).min(n);
+        parts.push(model.predict(x.slice_axis(Axis(0), (start..end).into()))?);
+        start = end;
+    }
+    concat("batched predictions", &parts)
 }

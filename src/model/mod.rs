@@ -1,9 +1,17 @@
-//! Models: [`Sequential`], a stack of layers trained end to end.
+//! Models: the [`Model`] trait that `fit`, evaluation, prediction, callbacks and gradient
+//! checks work with; [`Sequential`], a stack of layers trained end to end; and
+//! [`EncoderDecoder`], an encoder whose final state starts a decoder (sequence to sequence).
 
+mod encoder_decoder;
 mod fit;
 mod sequential;
 mod summary;
+mod traits;
 
+pub use encoder_decoder::{Decoding, EncoderDecoder};
 pub use sequential::Sequential;
+pub use traits::{Model, ModelOutput};
 
-pub use fit::{Callback, Control, Direction, EarlyStopping, EpochLogs, FitConfig, History, Validation};
+pub use fit::{Callback, Control, Direction, EarlyStopping, EpochLogs, FitConfig, History, ModelExt, Validation};
+
+pub(crate) use traits::masked_loss;

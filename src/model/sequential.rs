@@ -1,12 +1,12 @@
 //! A linear stack of layers.
 
-use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD, AsArray, Axis, Dimension, IxDyn};
+use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD, AsArray, Axis, Dimension};
 
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::layers::{Layer, Mode, ParamMut, ParamRef, Params, State};
-use crate::limits::{elements, try_with_capacity, try_zeros};
 use crate::loss::{Loss, LossOutput};
+use crate::model::traits::{masked_loss, Model, ModelOutput};
 use crate::optim::Optimizer;
 use crate::shape::{check_nonempty, check_same, fmt_shape};
 
@@ -177,8 +177,14 @@ impl<F: Float> Sequential<F> {
     /// The per-sample output shape for an input batch of shape `shape`, checked as a forward
     /// pass checks it (rank, no empty axis) and then layer by layer without running any:
     /// each layer's [`Layer::output_shape`] must accept what the one before gives.
+    /// Whether the first layer takes features (the last axis of its input spec is fixed),
+    /// so that dL/dx means something: not token ids.
+    pub(crate) fn takes_features(&self) -> bool {
+        self.layers.first().is_some_and(|l| l.input_spec().last().copied().flatten().is_some())
+    }
+
     pub(crate) fn output_shape_for(&self, shape: &[usize]) -> Result<Vec<usize>> {
-        self.check_input(shape)?;
+        self.check_input_shape(shape)?;
         let mut s = shape.get(1..).unwrap_or_default().to_vec();
         for layer in &self.layers {
             s = layer.output_shape(&s)?;
@@ -186,7 +192,7 @@ impl<F: Float> Sequential<F> {
         Ok(s)
     }
 
-    fn check_input(&self, shape: &[usize]) -> Result<()> {
+    fn check_input_shape(&self, shape: &[usize]) -> Result<()> {
         if self.layers.is_empty() {
             return Err(Error::config("Sequential", "at least one layer", "no layers"));
         }
@@ -259,7 +265,7 @@ impl<F: Float> Sequential<F> {
     }
 
     fn run(&mut self, x: ArrayViewD<'_, F>, mask: Option<ArrayView2<'_, bool>>, mode: Mode) -> Result<ArrayD<F>> {
-        self.check_input(x.shape())?;
+        self.check_input_shape(x.shape())?;
         if let Some(m) = &mask {
             let want = &x.shape()[..2.min(x.ndim())];
             if want.len() < 2 {
@@ -438,70 +444,15 @@ impl<F: Float> Sequential<F> {
     }
 
     /// The loss of `pred` against `y`, leaving out positions the output mask marks as
-    /// padding: with a mask `(B, T)` on a sequence output `(B, T, …)`, the real positions are
-    /// gathered into `(N, …)` (and likewise `y`), the loss is computed on those, and its
-    /// gradient is put back with zeros at the padded positions. So mean losses average over
-    /// real positions only (Keras's and PyTorch's rule), and a batch's loss weighs as many
-    /// positions as it has real ones.
+    /// padding (see [`crate::model::ModelOutput::mask`]): mean losses average over real
+    /// positions only (Keras's and PyTorch's rule).
     pub(crate) fn masked_loss(
         &self,
         loss: &dyn Loss<F>,
         pred: &ArrayViewD<'_, F>,
         y: &ArrayViewD<'_, F>,
     ) -> Result<LossOutput<F>> {
-        let Some(mask) = &self.output_mask else {
-            return loss.compute(pred, y);
-        };
-        if y.ndim() < 2 || y.shape()[..2] != *mask.shape() {
-            return Err(Error::shape(
-                format!("{} targets y of a masked sequence output", self.name),
-                format!("(B, T, …) with (B, T) = {}", fmt_shape(mask.shape())),
-                fmt_shape(y.shape()),
-            ));
-        }
-        let keep = self.kept_positions(mask)?;
-        let (p, t) = (gather(pred, &keep)?, gather(y, &keep)?);
-        let out = loss.compute(&p.view(), &t.view())?;
-        let mut grad = try_zeros(pred.raw_dim(), format_args!("{} masked loss gradient", self.name))?;
-        for (k, &(i, j)) in keep.iter().enumerate() {
-            grad.index_axis_mut(Axis(0), i).index_axis_mut(Axis(0), j).assign(&out.grad.index_axis(Axis(0), k));
-        }
-        Ok(LossOutput { value: out.value, grad })
-    }
-
-    /// The predictions and targets a loss counts: all of them, or with an output mask the
-    /// real positions gathered into `(N, …)`.
-    pub(crate) fn masked_positions(
-        &self,
-        pred: &ArrayViewD<'_, F>,
-        y: &ArrayViewD<'_, F>,
-    ) -> Result<(ArrayD<F>, ArrayD<F>)> {
-        match &self.output_mask {
-            None => Ok((pred.to_owned(), y.to_owned())),
-            Some(mask) => {
-                if y.ndim() < 2 || y.shape()[..2] != *mask.shape() {
-                    return Err(Error::shape(
-                        format!("{} targets y of a masked sequence output", self.name),
-                        format!("(B, T, …) with (B, T) = {}", fmt_shape(mask.shape())),
-                        fmt_shape(y.shape()),
-                    ));
-                }
-                let keep = self.kept_positions(mask)?;
-                Ok((gather(pred, &keep)?, gather(y, &keep)?))
-            }
-        }
-    }
-
-    fn kept_positions(&self, mask: &Array2<bool>) -> Result<Vec<(usize, usize)>> {
-        let keep: Vec<(usize, usize)> = mask.indexed_iter().filter(|(_, &m)| m).map(|(ij, _)| ij).collect();
-        if keep.is_empty() {
-            return Err(Error::Empty {
-                what: format!("{} loss over a masked batch", self.name),
-                axis: "number of unmasked positions".into(),
-                shape: fmt_shape(mask.shape()),
-            });
-        }
-        Ok(keep)
+        masked_loss(&self.name, loss, self.output_mask.as_ref(), pred, y)
     }
 
     fn check_batch(&self, xb: Option<usize>, yb: Option<usize>, y_shape: &[usize]) -> Result<()> {
@@ -640,7 +591,7 @@ impl<F: Float> Sequential<F> {
         if k == 0 {
             return Err(Error::config("truncated BPTT window k", "at least 1 step", 0));
         }
-        self.check_input(x.shape())?;
+        self.check_input_shape(x.shape())?;
         self.check_batch(x.shape().first().copied(), y.shape().first().copied(), y.shape())?;
         if x.ndim() < 3 {
             return Err(Error::shape(
@@ -708,27 +659,15 @@ impl<F: Float> Sequential<F> {
     }
 }
 
-/// The rows `a[i, j, …]` for each `(i, j)` of `keep`, stacked into `(N, …)`.
-fn gather<F: Float>(a: &ArrayViewD<'_, F>, keep: &[(usize, usize)]) -> Result<ArrayD<F>> {
-    let mut shape = vec![keep.len()];
-    shape.extend_from_slice(a.shape().get(2..).unwrap_or_default());
-    let mut data = try_with_capacity(elements("masked gather", &shape)?, "masked gather")?;
-    for &(i, j) in keep {
-        data.extend(a.index_axis(Axis(0), i).index_axis(Axis(0), j).iter().copied());
-    }
-    ArrayD::from_shape_vec(IxDyn(&shape), data)
-        .map_err(|e| Error::shape("masked gather", fmt_shape(&shape), e.to_string()))
-}
-
-/// A model's parameters as [`Sequential::train_step`] and `fit` hand them to the optimiser:
-/// the same parameters in the same order, each named by its path (`dense/kernel`), so an
-/// optimiser's message says which layer it means.
-pub(crate) struct Named<'m, 'n, F: Float> {
-    pub(crate) model: &'m mut Sequential<F>,
+/// A model's parameters as `train_step` and `fit` hand them to the optimiser: the same
+/// parameters in the same order, each named by its path (`dense/kernel`), so an optimiser's
+/// message says which layer it means.
+pub(crate) struct Named<'m, 'n, P: ?Sized> {
+    pub(crate) model: &'m mut P,
     pub(crate) names: &'n [String],
 }
 
-impl<F: Float> Params<F> for Named<'_, '_, F> {
+impl<F: Float, P: Params<F> + ?Sized> Params<F> for Named<'_, '_, P> {
     fn visit_params(&self, f: &mut dyn FnMut(ParamRef<'_, F>)) {
         let mut k = 0;
         self.model.visit_params(&mut |p| {
@@ -760,5 +699,68 @@ impl<F: Float> Params<F> for Sequential<F> {
         for layer in &mut self.layers {
             layer.visit_params_mut(f);
         }
+    }
+}
+
+impl<F: Float> Model<F> for Sequential<F> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn check_input(&self, x: ArrayViewD<'_, F>) -> Result<()> {
+        self.output_shape_for(x.shape()).map(|_| ())
+    }
+
+    /// The output shape for `x`: the targets are the loss's to check.
+    fn check_targets(&self, x: ArrayViewD<'_, F>, _y: ArrayViewD<'_, F>) -> Result<Vec<usize>> {
+        self.output_shape_for(x.shape())
+    }
+
+    /// [`Sequential::forward`]; the targets are not read. The mask is
+    /// [`Sequential::output_mask`].
+    fn forward_with_targets(
+        &mut self,
+        x: ArrayViewD<'_, F>,
+        _y: ArrayViewD<'_, F>,
+        mode: Mode,
+    ) -> Result<ModelOutput<F>> {
+        let pred = self.run(x, None, mode)?;
+        Ok(ModelOutput { pred, mask: self.output_mask.clone() })
+    }
+
+    /// [`Sequential::backward`]; dL/dx is returned when the first layer takes features (not
+    /// for token ids into an [`crate::Embedding`], whose input gradient is zero).
+    fn backward(&mut self, grad: ArrayViewD<'_, F>) -> Result<Option<ArrayD<F>>> {
+        let dx = Sequential::backward(self, grad)?;
+        Ok(self.takes_features().then_some(dx))
+    }
+
+    fn predict(&mut self, x: ArrayViewD<'_, F>) -> Result<ArrayD<F>> {
+        Sequential::predict(self, x)
+    }
+
+    fn reseed(&mut self, seed: u64) {
+        Sequential::reseed(self, seed);
+    }
+
+    fn param_paths(&self) -> Vec<String> {
+        Sequential::param_paths(self)
+    }
+
+    fn is_stateful(&self) -> bool {
+        self.stateful
+    }
+
+    fn carried_batch(&self) -> Option<usize> {
+        Sequential::carried_batch(self)
+    }
+
+    fn reset_states(&mut self) {
+        Sequential::reset_states(self);
+    }
+
+    /// A forward pass with the carried states set aside (see [`Sequential::set_stateful`]).
+    fn forward_stateless(&mut self, x: ArrayViewD<'_, F>, y: ArrayViewD<'_, F>) -> Result<ModelOutput<F>> {
+        self.with_states_set_aside(|m| m.forward_with_targets(x, y, Mode::Infer))
     }
 }

@@ -172,17 +172,32 @@ impl ParamSpec {
 #[derive(Debug, Clone, Copy)]
 pub struct CellParams<'a, F> {
     values: &'a [&'a [F]],
+    /// The recurrent kernel's columns past `E`, packed for the engine (forward: `W_h[:, E:]`;
+    /// backward: its transpose), for a cell's own product on them (Cho's GRU).
+    late: Option<DenseRecurrent<'a, F>>,
 }
 
 impl<'a, F> CellParams<'a, F> {
     pub(crate) fn new(values: &'a [&'a [F]]) -> Self {
-        CellParams { values }
+        CellParams { values, late: None }
+    }
+
+    /// The same parameters with the packed late block of the recurrent kernel.
+    pub(crate) fn with_late(self, late: Option<DenseRecurrent<'a, F>>) -> Self {
+        CellParams { late, ..self }
     }
 
     /// Parameter `i` (its index in [`Cell::params`]), row-major; empty if there is none.
     #[inline]
     pub fn get(&self, i: usize) -> &'a [F] {
         self.values.get(i).copied().unwrap_or(&[])
+    }
+}
+
+impl<'a, F: Copy> CellParams<'a, F> {
+    /// The packed late block, when the loop packed one.
+    pub(crate) fn late(&self) -> Option<DenseRecurrent<'a, F>> {
+        self.late
     }
 }
 

@@ -10,9 +10,9 @@ use crate::layers::layer::Mode;
 use crate::layers::recurrent::cell::{Cell, CellParams, DenseRecurrent, ForwardStep, RecurrentProduct, SequenceStart};
 use crate::layers::recurrent::core::Recurrent;
 use crate::layers::recurrent::state::State;
-use crate::layers::recurrent::workspace::{batch_parts, count, size, Dims, ForwardBufs, Shared};
+use crate::layers::recurrent::workspace::{batch_parts, count, size, Dims, ForwardBufs, Inputs, Shared};
 use crate::limits;
-use crate::linalg::{gemm, pack, Mat, MatMut};
+use crate::linalg::{gemm_packed, pack, Mat, MatMut};
 use crate::parallel::{run_all, split_chunks};
 use crate::shape::{check_finite, check_nonempty, check_same, fmt_shape};
 
@@ -111,6 +111,9 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         self.trace = None;
 
         let train = mode == Mode::Train;
+        // Training keeps every step for backward; inference only what the next step reads.
+        let hist = train;
+        let (steps_kept, states_kept) = if hist { (t, t + 1) } else { (1, 2) };
         let mut d = Dims::new(&self.cell, t, i, self.units);
         d.idrop = train && self.dropout > 0.0;
         d.rdrop = train && self.recurrent_dropout > 0.0;
@@ -125,13 +128,13 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         ws.batch = b;
         ws.steps = t;
         batch_parts(b, t, &d, &mut ws.parts);
-        size(&mut ws.xs, t * b * i, &name, "xs (T·B, I)")?;
-        size(&mut ws.gx, t * b * d.gw, &name, "gx (T·B, G·H)")?;
+        size(&mut ws.xs, if hist { t * b * i } else { 0 }, &name, "xs (T·B, I)")?;
+        size(&mut ws.gx, steps_kept * b * d.gw, &name, "gx (T·B, G·H)")?;
         size(&mut ws.gh, if d.sep { b * d.ew } else { 0 }, &name, "gh (B, E)")?;
-        size(&mut ws.hs, (t + 1) * b * h, &name, "hs ((T+1)·B, H)")?;
+        size(&mut ws.hs, states_kept * b * h, &name, "hs ((T+1)·B, H)")?;
         size(&mut ws.hrec, if d.rdrop { t * b * h } else { 0 }, &name, "h̃ (T·B, H)")?;
-        size(&mut ws.cs, (t + 1) * b * d.sw, &name, "cs ((T+1)·B, S)")?;
-        size(&mut ws.cache, t * b * d.cw, &name, "cache (T·B, W)")?;
+        size(&mut ws.cs, states_kept * b * d.sw, &name, "cs ((T+1)·B, S)")?;
+        size(&mut ws.cache, steps_kept * b * d.cw, &name, "cache (T·B, W)")?;
         size(&mut ws.scratch, b * d.kw, &name, "scratch (B, K)")?;
         size(&mut ws.seq, b * d.qw, &name, "sequence (B, Q)")?;
         size(&mut ws.in_mask, if d.idrop { b * i } else { 0 }, &name, "input dropout mask (B, I)")?;
@@ -166,11 +169,12 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         // Input rows in processing order, part-major (see `Workspace`), times the input mask.
         let x = x.as_standard_layout();
         let xd = x.as_slice().ok_or_else(|| Error::shape("input copy", "row-major", "strided"))?;
-        if b == 1 && !self.go_backwards && !d.idrop {
+        if hist && b == 1 && !self.go_backwards && !d.idrop {
             // One sequence read forwards: already in processing order.
             ws.xs.copy_from_slice(&xd[..t * i]);
         }
-        for &(b0, bn) in ws.parts.iter().filter(|_| b > 1 || self.go_backwards || d.idrop) {
+        // Inference reads the input in place (no dropout, and no weight gradient reads it).
+        for &(b0, bn) in ws.parts.iter().filter(|_| hist && (b > 1 || self.go_backwards || d.idrop)) {
             let base = t * b0;
             for ti in 0..t {
                 let src_t = if self.go_backwards { t - 1 - ti } else { ti };
@@ -199,22 +203,18 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
                 }
             }
         }
-        // GX = Xs W_x + b for every step at once.
-        match self.slots.bias {
-            Some(bi) => {
-                let bias = values[bi];
-                for row in ws.gx.chunks_exact_mut(d.gw) {
-                    row.copy_from_slice(bias);
-                }
-            }
-            None => ws.gx.iter_mut().for_each(|v| *v = F::zero()),
-        }
-        gemm(
-            Mat::new(&ws.xs, t * b, i),
-            Mat::new(values[self.slots.kernel], i, d.gw),
-            MatMut::new(&mut ws.gx, t * b, d.gw),
-            true,
-        )?;
+        // Each step projects its own input (x_t W_x + b) right before its recurrent product,
+        // so the projection lands in cache where the step reads it: W_x packed once here.
+        let wx = values[self.slots.kernel];
+        pack(Mat::new(wx, i, d.gw), &mut ws.wx_packed)?;
+        let input = Some(DenseRecurrent { raw: Mat::new(wx, i, d.gw), packed: &ws.wx_packed });
+        let bias = self.slots.bias.map(|k| values[k]).unwrap_or(&[]);
+        // Inference with every step's output: written by the steps straight into the result.
+        let mut seq_out = if !hist && self.return_sequences {
+            limits::try_vec(b * t * h, F::zero(), format_args!("{name} output (B, T, H)"))?
+        } else {
+            Vec::new()
+        };
 
         let wh = self.slots.recurrent_kernel.map(|k| values[k]).unwrap_or(&[]);
         if self.slots.recurrent_kernel.is_some() {
@@ -224,15 +224,36 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
             .slots
             .recurrent_kernel
             .map(|_| DenseRecurrent { raw: Mat::strided(wh, h, d.ew, d.gw), packed: &ws.wh_packed });
+        // W_h[:, E:], for a cell's own product on it (Cho's GRU), packed once per pass.
+        let late = match self.slots.recurrent_kernel {
+            Some(_) if d.ew < d.gw => {
+                let raw = Mat::strided(&wh[d.ew..], h, d.gw - d.ew, d.gw);
+                pack(raw, &mut ws.late_packed)?;
+                Some(DenseRecurrent { raw, packed: &ws.late_packed })
+            }
+            _ => None,
+        };
+        let params = params.with_late(late);
         let rbias = self.slots.recurrent_bias.map(|k| values[k]).unwrap_or(&[]);
         let h0 = initial.map(|s| s.h.as_standard_layout());
         let c0 = initial.and_then(|s| s.c.as_ref()).map(|c| c.as_standard_layout());
-        let shared = Shared { cell: &self.cell, d, params, dense, rbias, rec_mask: &ws.rec_mask, mode };
+        let shared = Shared { cell: &self.cell, d, params, dense, rbias, input, bias, rec_mask: &ws.rec_mask, mode };
         let parts = &ws.parts;
         let sw = d.sw;
+        let backwards = self.go_backwards;
+        let xs_of = |b0: usize, bn: usize| {
+            if hist {
+                Inputs::Copied(&ws.xs[t * i * b0..t * i * (b0 + bn)])
+            } else {
+                Inputs::InPlace { x: xd, b0, backwards }
+            }
+        };
         if parts.len() == 1 {
             // One part: no threads, and none of the bookkeeping below.
             let bufs = ForwardBufs {
+                xs: xs_of(0, b),
+                history: hist,
+                out: &mut seq_out,
                 gx: &mut ws.gx,
                 gh: &mut ws.gh,
                 hs: &mut ws.hs,
@@ -252,23 +273,27 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
             )?;
         } else {
             let seq_all = &ws.seq;
+            let out_unit = if seq_out.is_empty() { 0 } else { t * h };
             let jobs: Vec<_> = parts
                 .iter()
-                .zip(split_chunks(&mut ws.gx, t * d.gw, parts))
+                .zip(split_chunks(&mut ws.gx, steps_kept * d.gw, parts))
                 .zip(split_chunks(&mut ws.gh, d.ew, parts))
-                .zip(split_chunks(&mut ws.hs, (t + 1) * h, parts))
+                .zip(split_chunks(&mut ws.hs, states_kept * h, parts))
                 .zip(split_chunks(&mut ws.hrec, if d.rdrop { t * h } else { 0 }, parts))
-                .zip(split_chunks(&mut ws.cs, (t + 1) * sw, parts))
-                .zip(split_chunks(&mut ws.cache, t * d.cw, parts))
+                .zip(split_chunks(&mut ws.cs, states_kept * sw, parts))
+                .zip(split_chunks(&mut ws.cache, steps_kept * d.cw, parts))
                 .zip(split_chunks(&mut ws.scratch, d.kw, parts))
-                .map(|(((((((&(b0, bn), gx), gh), hs), hrec), cs), cache), scratch)| {
+                .zip(split_chunks(&mut seq_out, out_unit, parts))
+                .map(|((((((((&(b0, bn), gx), gh), hs), hrec), cs), cache), scratch), out)| {
                     let h0 = h0.as_ref().and_then(|a| a.as_slice()).map(|s| &s[b0 * h..(b0 + bn) * h]);
                     let c0 = c0.as_ref().and_then(|a| a.as_slice()).map(|s| &s[b0 * sw..(b0 + bn) * sw]);
                     let shared = &shared;
                     let mask = if ws.mask.is_empty() { &[][..] } else { &ws.mask[t * b0..t * (b0 + bn)] };
                     let seq = &seq_all[b0 * d.qw..(b0 + bn) * d.qw];
+                    let xs = xs_of(b0, bn);
                     move || {
-                        let bufs = ForwardBufs { gx, gh, hs, hrec, cs, cache, scratch, seq, mask };
+                        let bufs =
+                            ForwardBufs { xs, history: hist, out, gx, gh, hs, hrec, cs, cache, scratch, seq, mask };
                         shared.forward_part(b0, bn, bufs, h0, c0)
                     }
                 })
@@ -280,17 +305,26 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
         // Built by appending in (sample, step) order: no zero-fill before the copy.
         let mut h_last = limits::try_with_capacity(b * h, format_args!("{name} final state (B, H)"))?;
         let mut c_last = limits::try_with_capacity(b * sw, format_args!("{name} final cell state (B, S)"))?;
-        let mut seq = limits::try_with_capacity(
-            if self.return_sequences { b * t * h } else { 0 },
-            format_args!("{name} output (B, T, H)"),
-        )?;
+        let mut seq = if hist {
+            limits::try_with_capacity(
+                if self.return_sequences { b * t * h } else { 0 },
+                format_args!("{name} output (B, T, H)"),
+            )?
+        } else {
+            seq_out
+        };
+        // The slot holding h_T (c_T) in each part's states.
+        let last = if hist { t } else { t % 2 };
         for &(b0, bn) in parts {
-            let hs = &ws.hs[(t + 1) * b0 * h..(t + 1) * (b0 + bn) * h];
-            h_last.extend_from_slice(&hs[t * bn * h..]);
+            let hs = &ws.hs[states_kept * b0 * h..states_kept * (b0 + bn) * h];
+            h_last.extend_from_slice(&hs[last * bn * h..(last + 1) * bn * h]);
             if sw > 0 {
-                c_last.extend_from_slice(&ws.cs[(t + 1) * b0 * sw..(t + 1) * (b0 + bn) * sw][t * bn * sw..]);
+                let cs = &ws.cs[states_kept * b0 * sw..states_kept * (b0 + bn) * sw];
+                c_last.extend_from_slice(&cs[last * bn * sw..(last + 1) * bn * sw]);
             }
-            if self.return_sequences && bn == 1 {
+            if !hist {
+                // Inference wrote the outputs during the loop.
+            } else if self.return_sequences && bn == 1 {
                 // One sequence: h_1 … h_T are already contiguous.
                 seq.extend_from_slice(&hs[h..]);
             } else if self.return_sequences {
@@ -360,8 +394,11 @@ impl<F: Float, C: Cell<F>> Shared<'_, F, C> {
         h0: Option<&[F]>,
         c0: Option<&[F]>,
     ) -> Result<()> {
-        let Dims { t, h, gw, ew, sw, cw, kw, sep, rdrop, .. } = self.d;
+        let Dims { t, i, h, gw, ew, sw, cw, kw, sep, rdrop, .. } = self.d;
         let (bh, bs) = (bn * h, bn * sw);
+        let hist = w.history;
+        // Where state `s` lives: its own slot with the history, else two slots in turn.
+        let slot = |s: usize| if hist { s } else { s % 2 };
         match h0 {
             Some(s) => w.hs[..bh].copy_from_slice(s),
             None => w.hs[..bh].iter_mut().for_each(|v| *v = F::zero()),
@@ -374,15 +411,8 @@ impl<F: Float, C: Cell<F>> Shared<'_, F, C> {
         }
         let rec_mask = if rdrop { &self.rec_mask[b0 * h..(b0 + bn) * h] } else { &[][..] };
         for step in 0..t {
-            let (hs_done, hs_rest) = w.hs.split_at_mut((step + 1) * bh);
-            let h_prev = &hs_done[step * bh..];
-            let h_next = &mut hs_rest[..bh];
-            let (c_prev, c_next): (&[F], &mut [F]) = if sw > 0 {
-                let (cs_done, cs_rest) = w.cs.split_at_mut((step + 1) * bs);
-                (&cs_done[step * bs..], &mut cs_rest[..bs])
-            } else {
-                (&[], &mut [])
-            };
+            let (h_prev, h_next) = two(w.hs, slot(step), slot(step + 1), bh);
+            let (c_prev, c_next) = two(w.cs, slot(step), slot(step + 1), bs);
             // h̃_{t−1}: the state as the recurrent product sees it.
             let h_rec: &[F] = if rdrop {
                 let dst = &mut w.hrec[step * bh..(step + 1) * bh];
@@ -393,7 +423,20 @@ impl<F: Float, C: Cell<F>> Shared<'_, F, C> {
             } else {
                 h_prev
             };
-            let gx_t = &mut w.gx[step * bn * gw..(step + 1) * bn * gw];
+            let g = if hist { step } else { 0 };
+            let gx_t = &mut w.gx[g * bn * gw..(g + 1) * bn * gw];
+            // x_t W_x + b, while the step's rows are about to be read.
+            if self.bias.is_empty() {
+                gx_t.iter_mut().for_each(|v| *v = F::zero());
+            } else {
+                for row in gx_t.chunks_exact_mut(gw) {
+                    row.copy_from_slice(&self.bias[..gw]);
+                }
+            }
+            if let Some(wx) = self.input {
+                let (xr, ld) = w.xs.step(step, bn, t, i);
+                gemm_packed(Mat::strided(xr, bn, i, ld), wx.raw, wx.packed, MatMut::new(gx_t, bn, gw), true)?;
+            }
             if sep {
                 for row in w.gh.chunks_exact_mut(ew) {
                     row.copy_from_slice(&self.rbias[..ew]);
@@ -423,7 +466,7 @@ impl<F: Float, C: Cell<F>> Shared<'_, F, C> {
                 c_prev,
                 h: h_next,
                 c: c_next,
-                cache: &mut w.cache[step * bn * cw..(step + 1) * bn * cw],
+                cache: &mut w.cache[g * bn * cw..(g + 1) * bn * cw],
                 scratch: &mut w.scratch[..bn * kw],
                 sequence: w.seq,
                 params: self.params,
@@ -437,7 +480,29 @@ impl<F: Float, C: Cell<F>> Shared<'_, F, C> {
                     }
                 }
             }
+            if !w.out.is_empty() {
+                for (bl, row) in h_next.chunks_exact(h).enumerate() {
+                    let at = (bl * t + step) * h;
+                    w.out[at..at + h].copy_from_slice(row);
+                }
+            }
         }
         Ok(())
+    }
+}
+
+/// Slots `a` (read) and `b` (written) of `len` elements each of `buf`; `a ≠ b`. Empty slices
+/// when `len` is 0.
+#[inline]
+fn two<F>(buf: &mut [F], a: usize, b: usize, len: usize) -> (&[F], &mut [F]) {
+    if len == 0 {
+        return (&[], &mut []);
+    }
+    if a < b {
+        let (lo, hi) = buf.split_at_mut(b * len);
+        (&lo[a * len..(a + 1) * len], &mut hi[..len])
+    } else {
+        let (lo, hi) = buf.split_at_mut(a * len);
+        (&hi[..len], &mut lo[b * len..(b + 1) * len])
     }
 }

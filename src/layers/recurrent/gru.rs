@@ -34,7 +34,7 @@ use crate::float::Float;
 use crate::layers::recurrent::cell::{BackwardStep, Cell, ForwardStep, Init, ParamGrads, ParamSpec, Role};
 use crate::layers::recurrent::config::RecurrentConfig;
 use crate::layers::recurrent::core::Recurrent;
-use crate::linalg::{gemm, step_gemm, Mat, MatMut};
+use crate::linalg::{gemm, step_gemm_packed, Mat, MatMut};
 
 /// Index of the recurrent kernel in [`GruCell`]'s parameter list.
 const RECURRENT_KERNEL: usize = 1;
@@ -149,11 +149,13 @@ impl<F: Float> Cell<F> for GruCell {
                     u[j] = rg[j] * hp[j];
                 }
             }
-            // u_t W_hn: the candidate block of the recurrent kernel, (H, H) of (H, 3H).
+            // u_t W_hn: the candidate block of the recurrent kernel, (H, H) of (H, 3H), packed
+            // by the loop once per pass.
             let wh = s.params.get(RECURRENT_KERNEL);
-            step_gemm(
+            step_gemm_packed(
                 Mat::new(s.cache, s.batch, h),
                 Mat::strided(wh.get(2 * h..).unwrap_or(&[]), h, h, 3 * h),
+                s.params.late().map(|l| l.packed),
                 MatMut::new(s.scratch, s.batch, h),
                 false,
             );
@@ -208,9 +210,10 @@ impl<F: Float> Cell<F> for GruCell {
         } else {
             // du = da_n W_hnᵀ, then through u = r ⊙ h̃_{t−1} (h̃ = h ⊙ m with recurrent dropout).
             let wh = s.params.get(RECURRENT_KERNEL);
-            step_gemm(
+            step_gemm_packed(
                 Mat::strided(s.dgx.get(2 * h..).unwrap_or(&[]), s.batch, h, 3 * h),
                 Mat::strided(wh.get(2 * h..).unwrap_or(&[]), h, h, 3 * h).t(),
+                s.params.late().map(|l| l.packed),
                 MatMut::new(s.scratch, s.batch, h),
                 false,
             );

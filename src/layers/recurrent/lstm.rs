@@ -87,6 +87,10 @@ impl<F: Float> Cell<F> for LstmCell {
     fn forward_step(&self, s: ForwardStep<'_, F>) {
         let h = s.units;
         let (act, ract) = (self.activation, self.recurrent_activation);
+        if (act, ract) == (Activation::Tanh, Activation::Sigmoid) {
+            // The defaults: one fused pass over the step (the same arithmetic as below).
+            return F::lstm_step(s.gx, s.c_prev, s.c, s.h, s.cache, h);
+        }
         for (r, row) in s.gx.chunks_exact_mut(4 * h).enumerate() {
             // row = pre-activations [i | f | g | o] → activations, in place.
             let (ifg, o) = row.split_at_mut(3 * h);

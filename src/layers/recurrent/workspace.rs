@@ -21,17 +21,19 @@ pub(crate) struct Workspace<F> {
     pub(crate) sq_norms: Vec<F>,
     /// Input in processing order (times the input dropout mask), (T·B, I).
     pub(crate) xs: Vec<F>,
-    /// Input projections, then whatever the cell keeps per step, (T·B, G·H).
+    /// Input projections, then whatever the cell keeps per step, (T·B, G·H); in inference
+    /// one step's, (B, G·H), reused.
     pub(crate) gx: Vec<F>,
     /// Separate recurrent projection of the current step, (B, E).
     pub(crate) gh: Vec<F>,
-    /// Hidden states h_0 … h_T, ((T+1)·B, H).
+    /// Hidden states h_0 … h_T, ((T+1)·B, H); in inference only the two a step needs,
+    /// (2·B, H), used in turn.
     pub(crate) hs: Vec<F>,
     /// h̃_{t−1} = h_{t−1} ⊙ m_h per step, (T·B, H); empty without recurrent dropout.
     pub(crate) hrec: Vec<F>,
-    /// Second state parts c_0 … c_T, ((T+1)·B, S); empty without one.
+    /// Second state parts c_0 … c_T, ((T+1)·B, S), or two in inference; empty without one.
     pub(crate) cs: Vec<F>,
-    /// The cell's per-step cache, (T·B, W).
+    /// The cell's per-step cache, (T·B, W), or one step's in inference.
     pub(crate) cache: Vec<F>,
     /// The cell's per-step scratch, (B, K).
     pub(crate) scratch: Vec<F>,
@@ -70,6 +72,12 @@ pub(crate) struct Workspace<F> {
     pub(crate) wh_t: Vec<F>,
     /// W_h[:, :E] packed for the engine, once per forward pass.
     pub(crate) wh_packed: PackedB<F>,
+    /// W_x packed for the engine, once per forward pass (each step projects its own input).
+    pub(crate) wx_packed: PackedB<F>,
+    /// The recurrent kernel's columns past E, W_h[:, E:], packed once per forward pass, and
+    /// their transpose once per backward pass (for the cell's own product, Cho's GRU).
+    pub(crate) late_packed: PackedB<F>,
+    pub(crate) late_t_packed: PackedB<F>,
     /// W_h[:, :E]ᵀ packed, once per backward pass.
     pub(crate) wh_t_packed: PackedB<F>,
     /// Whether the buffers hold a training forward pass that backward may use.
@@ -164,13 +172,51 @@ pub(crate) struct Shared<'a, F, C> {
     pub(crate) dense: Option<DenseRecurrent<'a, F>>,
     /// b_h, for cells with a separate recurrent product.
     pub(crate) rbias: &'a [F],
+    /// W_x as the per-step input projection reads it (forward only).
+    pub(crate) input: Option<DenseRecurrent<'a, F>>,
+    /// b (the input bias; empty without one), forward only.
+    pub(crate) bias: &'a [F],
     /// The whole batch's recurrent dropout mask; empty when off.
     pub(crate) rec_mask: &'a [F],
     pub(crate) mode: crate::layers::layer::Mode,
 }
 
+/// Where a part's input rows of one step are: the workspace's copy in processing order
+/// (training: the weight gradients read it again), or the caller's `(B, T, I)` input read in
+/// place (inference).
+#[derive(Clone, Copy)]
+pub(crate) enum Inputs<'a, F> {
+    /// The part's rows of `xs`, `(T·bn, I)`, step-major.
+    Copied(&'a [F]),
+    /// The whole input, row-major `(B, T, I)`; the part starts at sample `b0`.
+    InPlace { x: &'a [F], b0: usize, backwards: bool },
+}
+
+impl<'a, F> Inputs<'a, F> {
+    /// The `bn` rows of processing step `step`: (data from the first row, row stride).
+    #[inline]
+    pub(crate) fn step(&self, step: usize, bn: usize, t: usize, i: usize) -> (&'a [F], usize) {
+        match *self {
+            Inputs::Copied(xs) => (&xs[step * bn * i..(step + 1) * bn * i], i),
+            Inputs::InPlace { x, b0, backwards } => {
+                let src_t = if backwards { t - 1 - step } else { step };
+                let start = (b0 * t + src_t) * i;
+                let end = start + (bn - 1) * t * i + i;
+                (&x[start..end], t * i)
+            }
+        }
+    }
+}
+
 /// One part's forward buffers (its share of the batch, time-major inside).
 pub(crate) struct ForwardBufs<'a, F> {
+    pub(crate) xs: Inputs<'a, F>,
+    /// Whether the buffers hold every step (training) or one step's scratch and two states
+    /// used in turn (inference).
+    pub(crate) history: bool,
+    /// The part's `(bn, T, H)` output rows, written step by step (inference with
+    /// `return_sequences`); empty otherwise.
+    pub(crate) out: &'a mut [F],
     pub(crate) gx: &'a mut [F],
     pub(crate) gh: &'a mut [F],
     pub(crate) hs: &'a mut [F],

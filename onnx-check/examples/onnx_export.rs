@@ -5,15 +5,17 @@
 //! unseen 21st value.
 //!
 //! ```sh
-//! cargo run --release --features onnx --example onnx_export              # writes target/onnx/sine_forecast.onnx
-//! cargo run --release --features onnx --example onnx_export -- OUT.onnx  # or another path
+//! # from the repository's root; the example lives in the onnx-check package so that the
+//! # main crate's builds never compile tract
+//! cargo run --release --manifest-path onnx-check/Cargo.toml --example onnx_export  # writes onnx-check/target/onnx/sine_forecast.onnx
+//! cargo run --release --manifest-path onnx-check/Cargo.toml --example onnx_export -- OUT.onnx
 //! ```
 //!
 //! The same file runs in ONNX Runtime from Python:
 //!
 //! ```python
 //! import numpy as np, onnxruntime as ort
-//! session = ort.InferenceSession("target/onnx/sine_forecast.onnx")
+//! session = ort.InferenceSession("onnx-check/target/onnx/sine_forecast.onnx")
 //! x = np.array([[[0.17], [0.09], [-0.28], [-0.41], [-0.70]]], dtype=np.float32)  # (batch, time, 1)
 //! print(session.run(["output"], {"input": x})[0])                              # (batch, 1)
 //! ```

@@ -1,7 +1,6 @@
 //! ONNX export, checked by an independent runtime: every exported file is run in tract and
 //! its output compared with the crate's own forward pass, on batch and time sizes other
 //! than the model's declared ones (the graph's batch and time axes are dynamic).
-#![cfg(feature = "onnx")]
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
