@@ -581,9 +581,8 @@ fn the_file_follows_onnx_structural_rules() {
 
 // ───────────────────────────── dropout layers ─────────────────────────────
 
-/// A stand-in for the dropout layers being added to the crate (kinds `Dropout` and
-/// `SpatialDropout1D`): identity at inference, which is what the exporter relies on. A
-/// layer of any other unknown kind is refused.
+/// A layer of a kind the exporter does not know (here `GaussianNoise`, which is not in the
+/// crate): it must be refused, not exported as nothing.
 #[derive(Debug)]
 struct Stand {
     kind: &'static str,
@@ -628,14 +627,17 @@ fn dropout_layers_are_nothing_at_inference_and_unknown_kinds_are_refused() {
     let mut r = rng();
     let mut m = seq_model::<f32>(3);
     m.add(Masking::new(0.0)).unwrap();
-    m.add(Stand { kind: "SpatialDropout1D", name: "spatial_dropout".into() }).unwrap();
-    m.add(LstmConfig::new(3, 4).with_return_sequences(true).init(&mut r).unwrap()).unwrap();
-    m.add(Stand { kind: "Dropout", name: "dropout".into() }).unwrap();
+    m.add(SpatialDropout1D::<f32>::new(0.3).unwrap()).unwrap();
+    // The recurrent layer's own dropout options act only in training too.
+    let lstm = LstmConfig::new(3, 4).with_return_sequences(true).with_dropout(0.2).with_recurrent_dropout(0.4);
+    m.add(lstm.init(&mut r).unwrap()).unwrap();
+    m.add(Dropout::<f32>::new(0.5).unwrap()).unwrap();
     m.add(DenseConfig::new(4, 2).init(&mut r).unwrap()).unwrap();
     check(&mut m, padded::<f32>(0.0));
     let bytes = onnx::to_bytes(&m, &ExportOptions::default()).unwrap();
     let g = pb::ModelProto::decode(bytes.as_slice()).unwrap().graph.unwrap();
     assert!(g.node.iter().all(|n| !n.name.contains("dropout")), "no node for a dropout layer");
+    assert!(g.node.iter().all(|n| n.op_type != "Dropout"), "no ONNX Dropout op either");
 
     let mut m = seq_model::<f32>(3);
     m.add(Stand { kind: "GaussianNoise", name: "noise".into() }).unwrap();

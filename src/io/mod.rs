@@ -19,9 +19,9 @@
 mod context;
 mod file;
 pub mod json;
+pub mod model_file;
 #[cfg(feature = "onnx")]
 pub mod onnx;
-pub mod model_file;
 pub mod registry;
 pub mod torch;
 
