@@ -65,6 +65,7 @@
 //! | [`data`] | [`data::windows`] for series, [`data::Batches`], [`data::train_val_split`], [`data::one_hot`], [`data::pad_sequences`] with masks |
 //! | [`init`] | Glorot-uniform and orthogonal initialisers |
 //! | [`io`] | model files ([`io::json`]: save/load a `Sequential`) and PyTorch weights ([`io::torch`]: safetensors both ways) |
+//! | `io::onnx` (feature `onnx`) | export a `Sequential` to an ONNX file for ONNX Runtime, tract, OpenVINO, TensorRT… |
 //!
 //! Shapes are batch-first: sequences are `(B, T, features)`. Every public function checks
 //! its arguments and returns [`Error`] naming what was expected and what came; nothing a

@@ -8,6 +8,7 @@
 //! | the same for a model holding a cell or layer of your own | [`Registry::register_cell`] / [`Registry::register`], then [`Registry::save`] / [`Registry::load`] |
 //! | run a PyTorch `nn.RNN`/`nn.LSTM`/`nn.GRU`/`nn.Linear` here | [`torch::StateDict::load`], then [`torch::import_lstm`] (…) |
 //! | hand weights trained here to PyTorch | [`torch::TorchRnn::export`], [`torch::export_linear`], [`torch::StateDict::save`] |
+//! | deploy a [`crate::Sequential`] to ONNX Runtime, tract, OpenVINO, TensorRT… (feature `onnx`) | `onnx::export` |
 //!
 //! Both writers are atomic: they write a temporary file in the target's folder and rename it
 //! over the target, so a failure part-way (a full disk, a serialisation error, a crash)
@@ -19,6 +20,8 @@ mod context;
 mod file;
 pub mod json;
 pub mod model_file;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 pub mod registry;
 pub mod torch;
 
