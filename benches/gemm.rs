@@ -2,7 +2,9 @@
 //! the recurrent layers multiply (workloads of benches/workloads.rs, LSTM's G = 4):
 //!
 //! ```text
-//! proj   (T·B, I)·(I, G·H)          the input projection of every step, one product per pass
+//! proj   (T·B, I)·(I, G·H)          the input projection of all steps as one product (the layers now
+//!                                   project per step, (B, I)·(I, G·H) with W_x packed; this shape
+//!                                   stays as the engines' large-shape reference)
 //! step   (B, H)·(H, G·H)            the per-step recurrent product (B packed once per pass)
 //! dx     (T·B, G·H)·(G·H, I)        dL/dXs = dGX W_xᵀ (B read transposed)
 //! dw     (I, T·B)·(T·B, G·H)        dL/dW_x = Xsᵀ dGX (A read transposed)

@@ -1,5 +1,6 @@
-//! The forward time loop: inputs in processing order, the input projection of every step at
-//! once, then per step the cell's recurrent product and element-wise step.
+//! The forward time loop: inputs in processing order, then per step the input projection
+//! (`W_x` packed once per pass, so each step's projection lands in cache where the step reads
+//! it), the cell's recurrent product and its element-wise step.
 
 use ndarray::{Array2, Array3, ArrayD, ArrayView2, ArrayView3};
 use ndarray_rand::rand::Rng;
