@@ -47,7 +47,7 @@
 //! cargo run --release --example vanishing_gradients -- --task sign # the sign-of-x_1 task instead
 //! ```
 
-use ndarray::{s, Array2, Array3, ArrayD};
+use recurrent::ndarray::{s, Array2, Array3, ArrayD};
 use recurrent::prelude::*;
 use recurrent::rand::Rng;
 

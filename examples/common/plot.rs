@@ -13,15 +13,13 @@ pub struct Line<'a> {
     pub points: Vec<(f64, f64)>,
 }
 
-/// The folder plots go to: `--plots DIR` on the command line, else `target/plots`.
+/// The folder plots go to: `--plots DIR` on the command line, else `$CARGO_TARGET_DIR/plots`
+/// when that variable is set (cargo's own build folder then), else `target/plots`.
 pub fn plot_dir() -> PathBuf {
     let args: Vec<String> = std::env::args().collect();
-    let dir = args
-        .iter()
-        .position(|a| a == "--plots")
-        .and_then(|i| args.get(i + 1))
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("target").join("plots"));
+    let asked = args.iter().position(|a| a == "--plots").and_then(|i| args.get(i + 1)).map(PathBuf::from);
+    let target = std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()).map(PathBuf::from);
+    let dir = asked.unwrap_or_else(|| target.unwrap_or_else(|| PathBuf::from("target")).join("plots"));
     let _ = std::fs::create_dir_all(&dir);
     dir
 }
