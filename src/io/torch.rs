@@ -790,7 +790,7 @@ fn between_layer_dropout<'a, F: Float>(layers: &[&'a dyn Layer<F>]) -> Result<(V
             (None, false) => rnns.push(layer),
         }
     }
-    if let Some(last) = layers.last().filter(|_| layers.len() % 2 == 0) {
+    if let Some(last) = layers.last().filter(|_| layers.len().is_multiple_of(2)) {
         return Err(Error::config(
             format!(
                 "layer {} ({}, {}) of a PyTorch recurrent module with dropout",
