@@ -34,7 +34,7 @@
 //! ```sh
 //! cargo run --release --example char_generation                       # full run (under a minute)
 //! cargo run --release --example char_generation -- --quick            # small budget, used by the tests
-//! cargo run --release --example char_generation -- --plots some/dir   # where the SVG goes (default target/plots)
+//! cargo run --release --example char_generation -- --plots some/dir   # where the SVG goes (default $CARGO_TARGET_DIR/plots, else target/plots)
 //! ```
 
 #[path = "common/plot.rs"]
@@ -42,8 +42,8 @@ mod plot;
 
 use std::collections::BTreeSet;
 
-use ndarray::{s, Array2, Axis, Ix3};
 use recurrent::model::{Callback, Control, EpochLogs, Model};
+use recurrent::ndarray::{s, Array2, Axis, Ix3};
 use recurrent::prelude::*;
 use recurrent::rand::Rng;
 

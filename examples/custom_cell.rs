@@ -60,12 +60,12 @@
 
 use std::time::Instant;
 
-use ndarray::{Array2, Array3, ArrayD};
 use recurrent::gradcheck::GradCheck;
 use recurrent::io::Registry;
 use recurrent::layers::recurrent::{
     BackwardStep, Cell, ForwardStep, Init, ParamGrads, ParamSpec, RecurrentConfig, Role,
 };
+use recurrent::ndarray::{Array2, Array3, ArrayD};
 use recurrent::prelude::*;
 use recurrent::rand::Rng;
 use recurrent::GradientClip;

@@ -44,8 +44,8 @@ mod plot;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use ndarray::{s, Array2, Array3};
 use recurrent::model::{Callback, Control, EpochLogs};
+use recurrent::ndarray::{s, Array2, Array3};
 use recurrent::prelude::*;
 use recurrent::rand::Rng;
 

@@ -14,9 +14,9 @@
 
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array3, ArrayD, Ix3, IxDyn};
 use recurrent::io::json;
 use recurrent::io::torch::{export_linear, import_linear, RnnMode, StateDict, TorchRnn};
+use recurrent::ndarray::{Array3, ArrayD, Ix3, IxDyn};
 use recurrent::prelude::*;
 use serde_json::Value;
 

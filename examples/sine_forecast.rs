@@ -12,10 +12,10 @@
 //! (next = last). It also runs the forecast free, feeding its own predictions back, to show
 //! how far one-step skill carries.
 //!
-//! Plots (SVG, in `target/plots` or the folder after `--plots`): `sine_forecast_lecture.svg`
-//! and `sine_forecast_lecture_loss.svg` for part 1, `sine_forecast_series.svg` (series,
-//! fitted values, forecasts) and `sine_forecast_loss.svg` (training and validation loss) for
-//! part 2.
+//! Plots (SVG, in the folder after `--plots`, else `$CARGO_TARGET_DIR/plots`, else
+//! `target/plots`): `sine_forecast_lecture.svg` and `sine_forecast_lecture_loss.svg` for
+//! part 1, `sine_forecast_series.svg` (series, fitted values, forecasts) and
+//! `sine_forecast_loss.svg` (training and validation loss) for part 2.
 //!
 //! What the full run printed when this was written (seed 42, under a second): lecture training
 //! MSE 0.002527 (the same as the hand-written gradient-descent loop it replaces); part 2 stopped
@@ -33,7 +33,7 @@ mod plot;
 
 use std::path::PathBuf;
 
-use ndarray::{s, Array2, Array3};
+use recurrent::ndarray::{s, Array2, Array3};
 use recurrent::prelude::*;
 use recurrent::rand::Rng;
 

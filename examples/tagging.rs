@@ -24,8 +24,9 @@
 //! not change the predictions: one sequence alone, padded behind to 20 and padded in front
 //! to 32 gets the same probabilities and tags.
 //!
-//! Plots (SVG, in `target/plots` or the folder after `--plots`): `tagging_loss.svg` and
-//! `tagging_accuracy.svg`, training and validation per epoch.
+//! Plots (SVG, in the folder after `--plots`, else `$CARGO_TARGET_DIR/plots`, else
+//! `target/plots`): `tagging_loss.svg` and `tagging_accuracy.svg`, training and validation per
+//! epoch.
 //!
 //! What the full run printed when this was written (seed 7, 3000 training and 1000 test
 //! sequences, 40 epochs, about 14 s on one core): accuracy over the 11464 real test positions
@@ -41,9 +42,9 @@
 #[path = "common/plot.rs"]
 mod plot;
 
-use ndarray::{s, Array1, Array2, Array3, ArrayD, ArrayView2, Axis};
-use recurrent::data::{pad_ids, pad_sequences, Padding, Truncating};
+use recurrent::data::{pad_ids, pad_sequences};
 use recurrent::metrics::{Average, Metric, ZeroDivision};
+use recurrent::ndarray::{s, Array1, Array2, Array3, ArrayD, ArrayView2, Axis};
 use recurrent::prelude::*;
 use recurrent::rand::Rng;
 use recurrent::ConfusionMatrix;

@@ -24,9 +24,12 @@
 //!
 //! ```
 //! use recurrent::prelude::*;
+//! use recurrent::rand::Rng;
 //!
-//! // x_i = sin(0.2 i) + noise, cut into windows of 5 → X (15, 5, 1), y (15, 1).
-//! let series: Vec<f64> = (0..20).map(|i| (0.2 * i as f64).sin()).collect();
+//! // x_i = sin(0.2 i) + noise drawn uniformly from [−0.1, 0.1) with a fixed seed, cut into
+//! // windows of 5 → X (15, 5, 1), y (15, 1).
+//! let mut noise = StdRng::seed_from_u64(0);
+//! let series: Vec<f64> = (0..20).map(|i| (0.2 * i as f64).sin() + noise.random_range(-0.1..0.1)).collect();
 //! let (x, y) = recurrent::data::windows(&series, 5)?;
 //!
 //! let mut rng = StdRng::seed_from_u64(42);
@@ -45,8 +48,9 @@
 //! let fitted = model.predict(&x)?; // (15, 1): one prediction per window
 //! assert_eq!(fitted.shape(), &[15, 1]);
 //!
-//! // Forecast the unseen 21st value from the last 5 known ones.
-//! let last = ndarray::Array3::from_shape_fn((1, 5, 1), |(_, j, _)| series[15 + j]);
+//! // Forecast the unseen 21st value from the last 5 known ones (`recurrent::ndarray` is the
+//! // ndarray this crate is built on, so no second dependency is needed).
+//! let last = recurrent::ndarray::Array3::from_shape_fn((1, 5, 1), |(_, j, _)| series[15 + j]);
 //! let next = model.predict(&last)?; // (1, 1)
 //! assert_eq!(next.shape(), &[1, 1]);
 //! # Ok::<(), recurrent::Error>(())
@@ -121,9 +125,15 @@ pub use parallel::{num_threads, set_num_threads};
 /// The `rand` crate this crate draws weights with (re-exported so seeds need no version match).
 pub use ndarray_rand::rand;
 
+/// The `ndarray` crate this crate is built on, re-exported: every array in its API is one of
+/// these, so `recurrent::ndarray::Array3` (or `use recurrent::ndarray::{s, Array2}`) works
+/// without adding `ndarray` to a project, and can never be a second, mismatched version.
+pub use ndarray;
+
 /// Everything a typical program needs, in one `use recurrent::prelude::*;`.
 pub mod prelude {
     pub use crate::activation::Activation;
+    pub use crate::data::{Padding, Truncating};
     pub use crate::error::{Error, Result};
     pub use crate::float::Float;
     pub use crate::layers::{

@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::examples::{number_after, run};
+use std::process::Command;
+
+use common::examples::{example, number_after, run};
 
 #[test]
 fn sine_forecast_quick_run_prints_summary_table_and_mses() {
@@ -74,7 +76,11 @@ fn persistence_mse_of_the_held_out_part() -> f64 {
 
 #[test]
 fn vanishing_gradients_quick_run_prints_profiles_and_accuracies() {
-    let out = run("vanishing_gradients", &["--quick"]);
+    let tmp = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("example_vanishing_gradients");
+    let _ = std::fs::remove_dir_all(&tmp);
+    let dir = tmp.join("asked");
+    std::fs::create_dir_all(&dir).expect("plot folder");
+    let out = run("vanishing_gradients", &["--quick", "--plots", dir.to_str().expect("utf-8 path")]);
     let models = ["SimpleRNN", "LSTM", "GRU"];
     let mut init_ratios = Vec::new();
     for name in models {
@@ -140,10 +146,66 @@ fn vanishing_gradients_quick_run_prints_profiles_and_accuracies() {
     };
     assert!(out.contains(sentence), "ratios at init {simple:e}, {lstm:e}, {gru:e} call for {sentence:?}:\n{out}");
 
-    // Deterministic from its seed: a second run prints the same numbers.
-    let again = run("vanishing_gradients", &["--quick"]);
-    let strip = |s: &str| s.lines().filter(|l| !l.starts_with("finished in")).collect::<Vec<_>>().join("\n");
+    // The plot: ‖dL/dh_t‖ for t = 1 … 50, one line per model in each of two panels (at
+    // initialisation on the left, after training on the right).
+    let svg_path = dir.join("vanishing_gradients.svg");
+    assert!(out.contains(&format!("plot: {}", svg_path.display())), "{out}");
+    let svg = std::fs::read_to_string(&svg_path).unwrap_or_else(|e| panic!("{}: {e}", svg_path.display()));
+    assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(40)]);
+    for label in ["at initialisation", "after 300 updates", "log10 ‖dL/dh_t‖"] {
+        assert!(svg.contains(label), "no {label:?} in the plot");
+    }
+    for name in models {
+        assert_eq!(svg.matches(&format!(">\n{name}\n</text>")).count(), 2, "{name}: one legend entry per panel");
+    }
+    let curves: Vec<Vec<(f64, f64)>> = polylines(&svg).into_iter().filter(|p| p.len() == 50).collect();
+    assert_eq!(curves.len(), 6, "six curves of 50 points in the plot");
+    let width: f64 = svg["<svg width=\"".len()..].split('"').next().and_then(|w| w.parse().ok()).expect("svg width");
+    let (left, right) = curves.split_at(3);
+    assert!(left.iter().flatten().all(|&(x, _)| x < width / 2.0), "the first three curves in the left panel");
+    assert!(right.iter().flatten().all(|&(x, _)| x > width / 2.0), "the last three in the right panel");
+    // The SimpleRNN's norm at initialisation cannot grow going back (see above): drawn with
+    // t rising to the right, its curve never falls, so its y in SVG pixels (which grow
+    // downwards) never rises from left to right.
+    assert!(left[0].windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 >= w[1].1), "SimpleRNN at init: {:?}", left[0]);
+    assert!(left[0][0].1 > left[0][49].1, "SimpleRNN at init: the curve rises over t: {:?}", left[0]);
+
+    // Deterministic from its seed: a second run prints the same numbers and draws the same
+    // plot. Without --plots and with CARGO_TARGET_DIR set, the plot goes to $CARGO_TARGET_DIR/plots.
+    let target = tmp.join("target_dir");
+    let again = Command::new(example("vanishing_gradients"))
+        .arg("--quick")
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .expect("example runs");
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let again = String::from_utf8_lossy(&again.stdout).into_owned();
+    let moved = target.join("plots").join("vanishing_gradients.svg");
+    assert!(again.contains(&format!("plot: {}", moved.display())), "{again}");
+    let svg_again = std::fs::read_to_string(&moved).unwrap_or_else(|e| panic!("{}: {e}", moved.display()));
+    assert!(svg_again == svg, "the second run's plot differs from the first");
+    let strip = |s: &str| {
+        s.lines().filter(|l| !l.starts_with("finished in") && !l.starts_with("plot: ")).collect::<Vec<_>>().join("\n")
+    };
     assert_eq!(strip(&out), strip(&again));
+}
+
+/// The points of every `<polyline>` in an SVG plotters wrote, in pixels.
+fn polylines(svg: &str) -> Vec<Vec<(f64, f64)>> {
+    svg.split("<polyline")
+        .skip(1)
+        .filter_map(|el| {
+            let start = el.find("points=\"")? + "points=\"".len();
+            let points = &el[start..start + el[start..].find('"')?];
+            points
+                .split_whitespace()
+                .map(|p| {
+                    let (x, y) = p.split_once(',')?;
+                    Some((x.parse().ok()?, y.parse().ok()?))
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// The compact profile rows (11 numbers: t = 1, 5, …, 50 relative to the last step) printed
@@ -173,4 +235,92 @@ fn pytorch_interop_reproduces_every_fixture_and_round_trips() {
     assert!(!out.contains("DIFFERENT"), "{out}");
     assert!(out.contains("export → import              identical outputs"), "{out}");
     assert!(out.contains("saved as a model file and loaded back: same predictions"), "{out}");
+}
+
+/// A user adds only `recurrent` to a project. The README's Rust sample runs as a doctest
+/// (`ReadmeDoctests` in src/lib.rs), but a doctest can name every dependency of this crate, so
+/// this checks what the doctest cannot: the sample names no crate but `recurrent` and `std`,
+/// and the examples reach ndarray and rand only through `recurrent::ndarray` and
+/// `recurrent::rand`.
+#[test]
+fn readme_sample_and_examples_need_no_dependency_but_recurrent() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml");
+    // Every dependency and dev-dependency, as a path root is spelt (`-` → `_`).
+    let mut deps = Vec::new();
+    let mut in_deps = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_deps = line == "[dependencies]" || line == "[dev-dependencies]";
+        } else if in_deps {
+            if let Some((name, _)) = line.split_once('=').filter(|_| !line.starts_with('#')) {
+                deps.push(name.trim().replace('-', "_"));
+            }
+        }
+    }
+    assert!(deps.iter().any(|d| d == "ndarray") && deps.iter().any(|d| d == "plotters"), "{deps:?}");
+
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let mut blocks = Vec::new();
+    let mut lines = readme.lines();
+    while let Some(line) = lines.next() {
+        if let Some(info) = line.strip_prefix("```") {
+            let body: Vec<&str> = lines.by_ref().take_while(|l| !l.starts_with("```")).collect();
+            // Rustdoc runs a block as Rust unless its info string names another language.
+            if info.is_empty() || info.split(',').any(|w| w.trim() == "rust") {
+                blocks.push(body.join("\n"));
+            }
+        }
+    }
+    assert!(!blocks.is_empty(), "no Rust block in the README");
+    for code in &blocks {
+        assert!(code.contains("use recurrent::"), "{code}");
+        for dep in &deps {
+            let found = crate_paths(code, dep);
+            assert!(
+                found.is_empty(),
+                "the README sample names `{dep}` directly (a user has only recurrent): {found:?}"
+            );
+        }
+    }
+
+    // sentiment.rs belongs to another change of the same issue; it still imports ndarray
+    // directly and is left to it.
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    for dir in ["examples", "examples/common"] {
+        for entry in std::fs::read_dir(root.join(dir)).expect("examples folder") {
+            let path = entry.expect("directory entry").path();
+            if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("sentiment.rs") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() >= 8, "{files:?}");
+    for path in files {
+        let code = std::fs::read_to_string(&path).expect("example source");
+        for dep in ["ndarray", "ndarray_rand", "rand"] {
+            let found = crate_paths(&code, dep);
+            assert!(
+                found.is_empty(),
+                "{} names `{dep}` directly instead of recurrent::{dep}: {found:?}",
+                path.display()
+            );
+        }
+    }
+}
+
+/// The lines of `code` where `krate::` starts a path (not preceded by `::` or an identifier
+/// character), or `extern crate krate` appears.
+fn crate_paths(code: &str, krate: &str) -> Vec<String> {
+    let needle = format!("{krate}::");
+    code.lines()
+        .filter(|line| {
+            line.contains(&format!("extern crate {krate}"))
+                || line.match_indices(&needle).any(|(i, _)| {
+                    let before = &line[..i];
+                    !before.ends_with("::") && !before.ends_with(|c: char| c.is_alphanumeric() || c == '_')
+                })
+        })
+        .map(str::to_string)
+        .collect()
 }

@@ -2,7 +2,7 @@
 //! (`W_x` packed once per pass, so each step's projection lands in cache where the step reads
 //! it), the cell's recurrent product and its element-wise step.
 
-use ndarray::{Array2, Array3, ArrayD, ArrayView2, ArrayView3};
+use ndarray::{Array2, Array3, ArrayD, ArrayView2, ArrayView3, ArrayViewD, AsArray, Dimension, Ix3};
 use ndarray_rand::rand::Rng;
 
 use crate::error::{Error, Result};
@@ -48,18 +48,67 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
     /// real (`true`) and which are padding (`false`), and the initial state comes from
     /// [`Recurrent::set_initial_state`]. See [`Recurrent::forward_masked_with_state`].
     ///
+    /// `x` is `(B, T, I)`, given as any array or view of rank 3 or dynamic rank (an
+    /// `&Array3`, an `ArrayView3`, or the `ArrayViewD` [`Layer::forward_masked`] takes), so a
+    /// call written like [`Layer::forward`] works on the concrete layer too.
+    ///
+    /// ```
+    /// use recurrent::ndarray::{array, s, Array3};
+    /// use recurrent::prelude::*;
+    ///
+    /// let mut lstm: Lstm<f64> = LstmConfig::new(2, 3).init(&mut StdRng::seed_from_u64(1))?;
+    /// let x = Array3::from_shape_fn((2, 4, 2), |(b, t, i)| 0.1 * (b + t + i) as f64);
+    /// let mask = array![[true, true, true, true], [true, true, false, false]];
+    /// let typed = lstm.forward_masked(&x, Some(mask.view()), Mode::Infer)?;
+    /// // Written like `forward` (dynamic rank), on the concrete layer and through the trait:
+    /// let dynamic = lstm.forward_masked(x.view().into_dyn(), Some(mask.view()), Mode::Infer)?;
+    /// let by_trait = Layer::forward_masked(&mut lstm, x.view().into_dyn(), Some(mask.view()), Mode::Infer)?;
+    /// assert_eq!(typed, dynamic);
+    /// assert_eq!(typed, by_trait);
+    /// // Sample 1's last two steps are padding: its output is its state after step 2.
+    /// let short = lstm.forward_masked(&x.slice(s![1..2, ..2, ..]), None, Mode::Infer)?;
+    /// let gap = (&typed.slice(s![1, ..]) - &short.slice(s![0, ..])).mapv(f64::abs).sum();
+    /// assert!(gap < 1e-12, "{typed} vs {short}");
+    /// // A matrix is not a batch of sequences.
+    /// let err = lstm.forward_masked(&array![[1.0, 2.0]], None, Mode::Infer).unwrap_err();
+    /// assert!(err.to_string().contains("rank 3"), "{err}");
+    /// # Ok::<(), recurrent::Error>(())
+    /// ```
+    ///
     /// # Errors
-    /// As [`Recurrent::forward_masked_with_state`].
-    pub fn forward_masked(
+    /// As [`Recurrent::forward_masked_with_state`]; [`Error::ShapeMismatch`] if `x` is not of
+    /// rank 3.
+    ///
+    /// [`Layer::forward_masked`]: crate::Layer::forward_masked
+    /// [`Layer::forward`]: crate::Layer::forward
+    pub fn forward_masked<'a, V, D>(
         &mut self,
-        x: ArrayView3<'_, F>,
+        x: V,
         mask: Option<ArrayView2<'_, bool>>,
         mode: Mode,
-    ) -> Result<ArrayD<F>> {
+    ) -> Result<ArrayD<F>>
+    where
+        V: AsArray<'a, F, D>,
+        D: Dimension,
+        F: 'a,
+    {
+        let x = self.rank3(x.into().into_dyn())?;
         let init = self.initial_state.take();
         let out = self.forward_masked_with_state(x, mask, init.as_ref(), mode);
         self.initial_state = init;
         out
+    }
+
+    /// `input` as `(B, T, I)`, or an error naming its rank.
+    pub(crate) fn rank3<'a>(&self, input: ArrayViewD<'a, F>) -> Result<ArrayView3<'a, F>> {
+        let shape = input.shape().to_vec();
+        input.into_dimensionality::<Ix3>().map_err(|_| {
+            Error::shape(
+                format!("{} input", self.name),
+                format!("(B, T, {}): rank 3", self.input_size),
+                format!("{} (rank {})", fmt_shape(&shape), shape.len()),
+            )
+        })
     }
 
     /// Runs the layer from an explicit initial state, skipping the steps `mask` marks as

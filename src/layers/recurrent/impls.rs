@@ -2,7 +2,7 @@
 //! over the cell's [`crate::layers::recurrent::ParamSpec`]s, and the object-safe faces of the
 //! loop.
 
-use ndarray::{Array2, Array3, ArrayD, ArrayView2, ArrayView3, ArrayViewD, Ix3};
+use ndarray::{Array2, Array3, ArrayD, ArrayView2, ArrayView3, ArrayViewD};
 use ndarray_rand::rand::RngCore;
 
 use crate::error::{Error, Result};
@@ -70,15 +70,7 @@ impl<F: Float, C: Cell<F>> Layer<F> for Recurrent<F, C> {
         mask: Option<ArrayView2<'_, bool>>,
         mode: Mode,
     ) -> Result<ArrayD<F>> {
-        let shape = input.shape().to_vec();
-        let x = input.into_dimensionality::<Ix3>().map_err(|_| {
-            Error::shape(
-                format!("{} input", self.name),
-                format!("(B, T, {}): rank 3", self.input_size),
-                format!("{} (rank {})", fmt_shape(&shape), shape.len()),
-            )
-        })?;
-        Recurrent::forward_masked(self, x, mask, mode)
+        Recurrent::forward_masked(self, input, mask, mode)
     }
 
     fn output_mask(
