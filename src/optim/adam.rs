@@ -11,7 +11,7 @@ use crate::optim::epsilon::EpsilonPlacement;
 use crate::optim::kind::{AdamKind, AdamWKind, Kind};
 use crate::optim::optimizer::Optimizer;
 use crate::optim::state::{
-    check_state, check_step, lerp, non_negative, positive, unit_interval, update, GradScale, Slot,
+    any_trainable, check_state, check_step, lerp, non_negative, positive, unit_interval, update, GradScale, Slot,
 };
 
 /// Adam, step for step as PyTorch's `torch.optim.Adam(lr, betas, eps, weight_decay)`:
@@ -352,6 +352,11 @@ fn adam_step<F: Float>(
 ) -> Result<()> {
     validate_hyper(name, h)?;
     check_step(name, params, &[("exp_avg", exp_avg), ("exp_avg_sq", exp_avg_sq)])?;
+    if !any_trainable(params) {
+        // Every parameter frozen: as Keras's optimisers given no gradients, the step is a
+        // no-op, the step count included.
+        return Ok(());
+    }
     let scale = h.clip.map_or(GradScale::Keep, |c| c.scale(params));
 
     // The step this update is; stored only if the update succeeds.

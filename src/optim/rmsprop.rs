@@ -11,6 +11,7 @@ use crate::optim::epsilon::EpsilonPlacement;
 use crate::optim::kind::{Kind, RmsPropKind};
 use crate::optim::optimizer::Optimizer;
 use crate::optim::state::{
+    any_trainable, 
     check_state, check_step, lerp, non_negative, positive, unit_interval, update, GradScale, Slot,
 };
 
@@ -220,6 +221,9 @@ impl<F: Float> Optimizer<F> for RmsProp<F> {
         let centered = self.centered;
         let with_momentum = self.momentum != F::zero();
         check_step("RMSprop", params, &self.buffers())?;
+        if !any_trainable(params) {
+            return Ok(()); // every parameter frozen: nothing to do, no state to create
+        }
         let scale = self.gradient_clip.map_or(GradScale::Keep, |c| c.scale(params));
 
         let one = F::one();

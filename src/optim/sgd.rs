@@ -9,7 +9,8 @@ use crate::layers::Params;
 use crate::optim::clip::GradientClip;
 use crate::optim::kind::{Kind, SgdKind};
 use crate::optim::optimizer::Optimizer;
-use crate::optim::state::{check_state, check_step, non_negative, positive, update, GradScale, Slot};
+use crate::optim::state::{
+    any_trainable, check_state, check_step, non_negative, positive, update, GradScale, Slot};
 
 /// Stochastic gradient descent, step for step as PyTorch's `torch.optim.SGD(lr, momentum,
 /// dampening, weight_decay, nesterov)`:
@@ -174,6 +175,9 @@ impl<F: Float> Optimizer<F> for Sgd<F> {
         let buffers: &[(&str, &[ArrayD<F>])] =
             if with_momentum { &[("momentum_buffer", &self.momentum_buffer)] } else { &[] };
         check_step("SGD", params, buffers)?;
+        if !any_trainable(params) {
+            return Ok(()); // every parameter frozen: nothing to do, no state to create
+        }
         let scale = self.gradient_clip.map_or(GradScale::Keep, |c| c.scale(params));
 
         let neg_lr = -self.learning_rate;
