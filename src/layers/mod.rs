@@ -13,8 +13,8 @@ pub use bidirectional::{Bidirectional, MergeMode};
 pub use dense::{Dense, DenseConfig};
 pub use dropout::{Dropout, DropoutConfig, SpatialDropout1D};
 pub use embedding::{Embedding, EmbeddingConfig};
-pub use layer::{Layer, Mode, ParamMut, ParamRef, Params};
 pub(crate) use layer::{trainable_flags, visit_part};
+pub use layer::{Layer, Mode, ParamMut, ParamRef, Params};
 pub use masking::Masking;
 pub use recurrent::{
     Cell, GradientTrace, Gru, GruCell, GruConfig, Lstm, LstmCell, LstmConfig, Recurrent, RecurrentLayer, SimpleRnn,

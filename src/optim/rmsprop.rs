@@ -11,8 +11,7 @@ use crate::optim::epsilon::EpsilonPlacement;
 use crate::optim::kind::{Kind, RmsPropKind};
 use crate::optim::optimizer::Optimizer;
 use crate::optim::state::{
-    any_trainable, 
-    check_state, check_step, lerp, non_negative, positive, unit_interval, update, GradScale, Slot,
+    any_trainable, check_state, check_step, lerp, non_negative, positive, unit_interval, update, GradScale, Slot,
 };
 
 /// RMSprop, step for step as PyTorch's `torch.optim.RMSprop(lr, alpha, eps, weight_decay,

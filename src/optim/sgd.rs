@@ -9,8 +9,7 @@ use crate::layers::Params;
 use crate::optim::clip::GradientClip;
 use crate::optim::kind::{Kind, SgdKind};
 use crate::optim::optimizer::Optimizer;
-use crate::optim::state::{
-    any_trainable, check_state, check_step, non_negative, positive, update, GradScale, Slot};
+use crate::optim::state::{any_trainable, check_state, check_step, non_negative, positive, update, GradScale, Slot};
 
 /// Stochastic gradient descent, step for step as PyTorch's `torch.optim.SGD(lr, momentum,
 /// dampening, weight_decay, nesterov)`:

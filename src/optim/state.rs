@@ -54,11 +54,10 @@ pub(crate) fn check_step<F: Float>(
                     fmt_shape(p.value.shape()),
                     fmt_shape(p.grad.shape()),
                 ));
-            } else if let Err(e) = is_trainable(&flags, n)
-                .then(|| check_finite(format_args!("{optimizer} gradient of parameter {n} ({})", p.name), &p.grad))
-                .unwrap_or(Ok(()))
-            {
-                grad_error = Some(e);
+            } else if is_trainable(&flags, n) {
+                // A frozen parameter's gradient is not read, so it is not checked either.
+                let finite = check_finite(format_args!("{optimizer} gradient of parameter {n} ({})", p.name), &p.grad);
+                grad_error = finite.err();
             }
         }
         n += 1;
