@@ -860,8 +860,9 @@ impl<F: Float> Sequential<F> {
     /// ([`Callback::validate`], e.g. an [`EarlyStopping`] `min_delta` or `monitor`); the
     /// loss and the metrics against every target ([`Loss::check_target`], and each metric
     /// on the targets' shape and labels), and against the model's predictions for the first
-    /// batch of each set. Such an error leaves the weights, the optimiser's state and a
-    /// stateful model's carried states as they were.
+    /// batch of each set; the sample or class weights (shape, values ≥ 0 and finite, class
+    /// indices the predictions have, not both at once). Such an error leaves the weights, the
+    /// optimiser's state and a stateful model's carried states as they were.
     ///
     /// # Guard against divergence
     /// If a batch's loss is NaN or infinite, or an update would make a weight non-finite,
