@@ -115,8 +115,11 @@ fn categorical_cross_entropies_weighted_by_hand() {
     assert_eq!(sparse, out);
 }
 
+/// A loss with a prediction and a target of its domain.
+type Case = (Box<dyn Loss<f64>>, ArrayD<f64>, ArrayD<f64>);
+
 /// Every loss kind with a prediction and target of its domain, shaped (3, 4, 3).
-fn cases() -> Vec<(Box<dyn Loss<f64>>, ArrayD<f64>, ArrayD<f64>)> {
+fn cases() -> Vec<Case> {
     let shape = [3, 4, 3];
     let raw = |s: f64| ArrayD::from_shape_fn(IxDyn(&shape), |i| ((i[0] * 12 + i[1] * 3 + i[2]) as f64 * s).sin());
     let probs = raw(0.7).mapv(|v| 0.1 + 0.8 * (v + 1.0) / 2.0);
