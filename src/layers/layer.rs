@@ -76,7 +76,9 @@ pub trait Params<F: Float> {
     /// ([`crate::Sequential`], [`crate::Bidirectional`], [`crate::EncoderDecoder`]) combine
     /// their parts' answers. A layer of your own that keeps a flag should override this too,
     /// for an optimiser stepping the layer on its own (inside a `Sequential`, its
-    /// [`Layer::trainable`] is enough).
+    /// [`Layer::trainable`] is enough). A container of your own (a [`crate::model::Model`]
+    /// holding `Sequential`s) forwards it to its parts as it forwards
+    /// [`Params::visit_params`]; with the default, its parts' frozen layers would train.
     fn visit_trainable(&self, f: &mut dyn FnMut(bool)) {
         self.visit_params(&mut |_| f(true));
     }

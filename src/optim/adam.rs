@@ -35,6 +35,14 @@ use crate::optim::state::{
 /// form starts with `"kind": "Adam"`, and reading refuses another kind (an AdamW state
 /// included: the two have the same fields).
 ///
+/// Frozen parameters ([`crate::Layer::set_trainable`]) keep their moments unchanged and are
+/// not updated. The step count `t` is the optimiser's, as Keras's `iterations`: it advances
+/// at every step that updates at least one parameter (a step with every parameter frozen is
+/// a no-op, as in Keras), so a parameter unfrozen after `k` steps continues with the bias
+/// correction of step `k + 1` on moments that start from zero. PyTorch keeps a step count
+/// per parameter and would restart it at 1; with nothing frozen the two agree. The same
+/// holds for [`AdamW`].
+///
 /// # Example
 /// ```
 /// use ndarray::array;

@@ -37,6 +37,9 @@ use crate::optim::state::{
 ///
 /// The state, per parameter in visiting order: `v_t` ([`RmsProp::square_avg`]), `ḡ_t` when
 /// centered ([`RmsProp::grad_avg`]) and `b_t` with momentum ([`RmsProp::momentum_buffers`]).
+/// Frozen parameters ([`crate::Layer::set_trainable`]) are not updated and their state
+/// values do not move; a step with every parameter frozen changes nothing.
+///
 /// Hyperparameters are public fields (and `with_*` builders), checked by
 /// [`Optimizer::validate`] and at every [`Optimizer::step`] before anything changes. A step
 /// whose update would overflow changes nothing and errs (see [`Optimizer::step`]). The serde

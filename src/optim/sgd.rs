@@ -30,6 +30,12 @@ use crate::optim::state::{any_trainable, check_state, check_step, non_negative, 
 /// nothing. Keras's SGD (`v ← μ v − η g`, `θ ← θ + v`) takes the same steps while η is
 /// constant; its `weight_decay` is decoupled, which equals this one only without momentum.
 ///
+/// Frozen parameters ([`crate::Layer::set_trainable`]) are not updated and their buffers do
+/// not move. The buffers are made for every parameter at the first step, so a parameter
+/// frozen then starts from a zero buffer when it is unfrozen: its first step takes
+/// `(1 − τ) g` where PyTorch, which makes a buffer at a parameter's own first step, takes `g`
+/// (the same without dampening, and the same as Keras, whose momentum starts at zero).
+///
 /// Hyperparameters are public fields (and `with_*` builders), checked by
 /// [`Optimizer::validate`] and at every [`Optimizer::step`] before anything changes. A step
 /// whose update would overflow changes nothing and errs (see [`Optimizer::step`]). The serde
