@@ -20,6 +20,22 @@
 //! N counts every element; R counts rows, i.e. every position but the last (class) axis, so
 //! a many-to-many output (B, T, K) averages over all B·T positions.
 //!
+//! # Weights
+//!
+//! [`Loss::compute_weighted`] takes a weight per sample `(B,)` or per position `(B, T)` (any
+//! leading axes of the prediction; for the class losses, not the class axis) and is Keras's
+//! `sample_weight` with the reduction `"sum_over_batch_size"`: each element's (or row's) term
+//! is multiplied by the weight of its sample or position, and the sum is divided by the same
+//! N or R as without weights, **not** by the sum of the weights:
+//!
+//! ```text
+//! L_w = (1/N) Σ_e w(e)·ℓ_e          dL_w/dp_e = w(e)·dℓ_e/dp_e / N        (R and rows for the class losses)
+//! ```
+//!
+//! So weights of 1 give the unweighted loss bit for bit, a weight of 2 counts a sample as
+//! two would, and weights of 0 leave a sample out while it still counts in N. Weights must be
+//! finite and ≥ 0.
+//!
 //! # Probabilities at 0 and 1
 //!
 //! Both cross-entropies on probabilities follow one rule, PyTorch's for binary
@@ -38,7 +54,7 @@
 
 use std::fmt::Debug;
 
-use ndarray::{ArrayD, ArrayViewD, Axis, Zip};
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, Zip};
 
 use crate::activation::sigmoid;
 use crate::error::{Error, Result};
@@ -93,6 +109,129 @@ pub trait Loss<F: Float>: Debug {
     fn value(&self, prediction: &ArrayViewD<'_, F>, target: &ArrayViewD<'_, F>) -> Result<F> {
         Ok(self.compute(prediction, target)?.value)
     }
+
+    /// The loss with a weight per sample or per position, Keras's `sample_weight` (see the
+    /// [module docs](self#weights)): `weights` has the shape of the prediction's leading axes,
+    /// `(B,)` or `(B, T)`, and multiplies the terms of its sample or position; the sum is
+    /// divided by the count the unweighted loss divides by, not by the sum of the weights.
+    /// Weights of 1 give [`Loss::compute`]'s result.
+    ///
+    /// The losses of this crate compute it in one pass, bit for bit as [`Loss::compute`] when
+    /// every weight is 1. The default, for a loss written outside the crate, builds it from
+    /// per-sample losses: it runs [`Loss::compute`] on each sample (or position) on its own,
+    /// as a batch of one, and returns `Σ_i w_i·L_i / M` over the `M` samples or positions,
+    /// with the gradients scaled alike. That is exact for a loss that is a mean over its
+    /// samples or positions, as every mean-reduced loss is.
+    ///
+    /// # Errors
+    /// As [`Loss::compute`]; [`Error::ShapeMismatch`] if `weights` is not shaped as leading
+    /// axes of the prediction (and of the target); [`Error::NonFinite`] or
+    /// [`Error::OutOfRange`] for a weight that is NaN, infinite or negative.
+    fn compute_weighted(
+        &self,
+        prediction: &ArrayViewD<'_, F>,
+        target: &ArrayViewD<'_, F>,
+        weights: &ArrayViewD<'_, F>,
+    ) -> Result<LossOutput<F>> {
+        per_block_weighted(self, prediction, target, weights)
+    }
+}
+
+/// Checks `w` as weights for a prediction of shape `shape`: rank 1 to `max_rank`, shaped as
+/// the prediction's leading axes, finite and ≥ 0.
+fn check_weights<F: Float>(name: &str, shape: &[usize], max_rank: usize, w: &ArrayViewD<'_, F>) -> Result<()> {
+    let r = w.ndim();
+    if r == 0 || r > max_rank || shape.get(..r) != Some(w.shape()) {
+        let options: Vec<String> = (1..=max_rank.min(shape.len())).map(|k| fmt_shape(&shape[..k])).collect();
+        return Err(Error::shape(
+            format!("{name} sample weights (one per sample or per position)"),
+            options.join(" or "),
+            fmt_shape(w.shape()),
+        ));
+    }
+    check_finite(format_args!("{name} sample weights"), w)?;
+    if let Some((i, v)) = w.iter().enumerate().find(|(_, v)| **v < F::zero()) {
+        return Err(Error::OutOfRange {
+            what: format!("{name} sample weights"),
+            expected: "weights ≥ 0".into(),
+            got: v.to_string(),
+            index: fmt_index(w.shape(), i),
+        });
+    }
+    Ok(())
+}
+
+/// The weight of every element of an array shaped `shape` (`lead` axes weighted by `w`, the
+/// rest sharing their position's weight), in logical row-major order.
+fn spread<F: Float>(name: &str, shape: &[usize], w: &ArrayViewD<'_, F>) -> Result<Vec<F>> {
+    let mut padded = w.shape().to_vec();
+    padded.resize(shape.len(), 1);
+    let w = w
+        .view()
+        .into_shape_with_order(padded)
+        .map_err(|e| Error::shape(format!("{name} sample weights"), fmt_shape(shape), e.to_string()))?;
+    let all = w
+        .broadcast(IxDyn(shape))
+        .ok_or_else(|| Error::shape(format!("{name} sample weights"), fmt_shape(shape), fmt_shape(w.shape())))?;
+    let mut out = try_with_capacity(all.len(), format_args!("{name} weights per element"))?;
+    out.extend(all.iter().copied());
+    Ok(out)
+}
+
+/// [`Loss::compute_weighted`]'s default: each weighted block (sample or position) through
+/// [`Loss::compute`] as a batch of one.
+fn per_block_weighted<F: Float, L: Loss<F> + ?Sized>(
+    loss: &L,
+    p: &ArrayViewD<'_, F>,
+    t: &ArrayViewD<'_, F>,
+    w: &ArrayViewD<'_, F>,
+) -> Result<LossOutput<F>> {
+    let name = loss.name();
+    check_weights(name, p.shape(), p.ndim(), w)?;
+    let r = w.ndim();
+    if t.shape().get(..r) != Some(w.shape()) {
+        return Err(Error::shape(
+            format!("{name} target (its leading axes must match the sample weights)"),
+            format!("{} then any", fmt_shape(w.shape())),
+            fmt_shape(t.shape()),
+        ));
+    }
+    let blocks: F = count(w.len());
+    let mut grad: ArrayD<F> = try_zeros(p.raw_dim(), format_args!("{name} weighted loss gradient"))?;
+    let mut value = F::zero();
+    for (flat, &wi) in w.iter().enumerate() {
+        let at = ndarray::IxDyn(&unravel(w.shape(), flat));
+        let (mut pb, mut tb, mut gb) = (p.view(), t.view(), grad.view_mut());
+        for k in (0..r).rev() {
+            pb = pb.index_axis_move(Axis(k), at[k]);
+            tb = tb.index_axis_move(Axis(k), at[k]);
+            gb = gb.index_axis_move(Axis(k), at[k]);
+        }
+        let out = loss.compute(&pb.insert_axis(Axis(0)), &tb.insert_axis(Axis(0)))?;
+        value += out.value * wi;
+        let g = out.grad.index_axis_move(Axis(0), 0);
+        if g.shape() != gb.shape() {
+            return Err(Error::shape(
+                format!("{name} gradient of one sample"),
+                fmt_shape(gb.shape()),
+                fmt_shape(g.shape()),
+            ));
+        }
+        Zip::from(&mut gb).and(&g).for_each(|d, &s| *d = s * wi / blocks);
+    }
+    finite(name, LossOutput { value: value / blocks, grad })
+}
+
+/// The multi-index of row-major position `flat` in an array shaped `shape`.
+fn unravel(shape: &[usize], mut flat: usize) -> Vec<usize> {
+    let mut at = vec![0; shape.len()];
+    for (k, &d) in shape.iter().enumerate().rev() {
+        if d > 0 {
+            at[k] = flat % d;
+            flat /= d;
+        }
+    }
+    at
 }
 
 fn check_pair<F: Float>(name: &str, p: &ArrayViewD<'_, F>, t: &ArrayViewD<'_, F>) -> Result<()> {
@@ -147,13 +286,48 @@ impl<F: Float> Loss<F> for Mse {
 
     fn compute(&self, p: &ArrayViewD<'_, F>, t: &ArrayViewD<'_, F>) -> Result<LossOutput<F>> {
         check_pair("mse", p, t)?;
-        let n: F = count(p.len());
-        let diff = p - t;
-        let value = diff.iter().map(|&d| d * d).sum::<F>() / n;
-        let two = F::of(2.0);
-        let grad = diff.mapv(|d| two * d / n);
-        finite("mse", LossOutput { value, grad })
+        mse(p, t, None)
     }
+
+    fn compute_weighted(
+        &self,
+        p: &ArrayViewD<'_, F>,
+        t: &ArrayViewD<'_, F>,
+        w: &ArrayViewD<'_, F>,
+    ) -> Result<LossOutput<F>> {
+        check_pair("mse", p, t)?;
+        check_weights("mse", p.shape(), p.ndim(), w)?;
+        mse(p, t, Some(&spread("mse", p.shape(), w)?))
+    }
+}
+
+/// The weight of element (or row) `i`: 1 without weights. Multiplying by an exact 1 changes
+/// no bit, so weights of 1 give the unweighted results bit for bit.
+#[inline(always)]
+fn weight_at<F: Float>(w: Option<&[F]>, i: usize) -> F {
+    w.and_then(|w| w.get(i)).copied().unwrap_or_else(F::one)
+}
+
+/// `(p − t)` element by element, in logical row-major order.
+fn differences<F: Float>(name: &str, p: &ArrayViewD<'_, F>, t: &ArrayViewD<'_, F>) -> Result<Vec<F>> {
+    let mut diff = try_with_capacity(p.len(), format_args!("{name} differences"))?;
+    diff.extend(p.iter().zip(t.iter()).map(|(&a, &b)| a - b));
+    Ok(diff)
+}
+
+/// A gradient in logical row-major order, shaped as the prediction.
+fn shaped<F: Float>(name: &str, shape: &[usize], g: Vec<F>) -> Result<ArrayD<F>> {
+    ArrayD::from_shape_vec(IxDyn(shape), g)
+        .map_err(|e| Error::shape(format!("{name} loss gradient"), fmt_shape(shape), e.to_string()))
+}
+
+fn mse<F: Float>(p: &ArrayViewD<'_, F>, t: &ArrayViewD<'_, F>, w: Option<&[F]>) -> Result<LossOutput<F>> {
+    let n: F = count(p.len());
+    let diff = differences("mse", p, t)?;
+    let value = diff.iter().enumerate().map(|(i, &d)| d * d * weight_at(w, i)).sum::<F>() / n;
+    let two = F::of(2.0);
+    let grad = diff.iter().enumerate().map(|(i, &d)| weight_at(w, i) * two * d / n).collect();
+    finite("mse", LossOutput { value, grad: shaped("mse", p.shape(), grad)? })
 }
 
 /// Mean absolute error, PyTorch's `F.l1_loss`; the gradient at `p = t` is 0.
@@ -171,20 +345,39 @@ impl<F: Float> Loss<F> for Mae {
 
     fn compute(&self, p: &ArrayViewD<'_, F>, t: &ArrayViewD<'_, F>) -> Result<LossOutput<F>> {
         check_pair("mae", p, t)?;
-        let n: F = count(p.len());
-        let diff = p - t;
-        let value = diff.iter().map(|d| d.abs()).sum::<F>() / n;
-        let grad = diff.mapv(|d| {
+        mae(p, t, None)
+    }
+
+    fn compute_weighted(
+        &self,
+        p: &ArrayViewD<'_, F>,
+        t: &ArrayViewD<'_, F>,
+        w: &ArrayViewD<'_, F>,
+    ) -> Result<LossOutput<F>> {
+        check_pair("mae", p, t)?;
+        check_weights("mae", p.shape(), p.ndim(), w)?;
+        mae(p, t, Some(&spread("mae", p.shape(), w)?))
+    }
+}
+
+fn mae<F: Float>(p: &ArrayViewD<'_, F>, t: &ArrayViewD<'_, F>, w: Option<&[F]>) -> Result<LossOutput<F>> {
+    let n: F = count(p.len());
+    let diff = differences("mae", p, t)?;
+    let value = diff.iter().enumerate().map(|(i, d)| d.abs() * weight_at(w, i)).sum::<F>() / n;
+    let grad = diff
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| {
             if d > F::zero() {
-                F::one() / n
+                weight_at(w, i) / n
             } else if d < F::zero() {
-                -F::one() / n
+                -weight_at(w, i) / n
             } else {
                 F::zero()
             }
-        });
-        finite("mae", LossOutput { value, grad })
-    }
+        })
+        .collect();
+    finite("mae", LossOutput { value, grad: shaped("mae", p.shape(), grad)? })
 }
 
 /// Binary cross-entropy, the lecture's log loss `−y ln ŷ − (1 − y) ln(1 − ŷ)`, mean over
@@ -231,28 +424,58 @@ impl<F: Float> Loss<F> for BinaryCrossEntropy {
     }
 
     fn compute(&self, p: &ArrayViewD<'_, F>, t: &ArrayViewD<'_, F>) -> Result<LossOutput<F>> {
+        self.checked(p, t)?;
+        self.binary(p, t, None)
+    }
+
+    fn compute_weighted(
+        &self,
+        p: &ArrayViewD<'_, F>,
+        t: &ArrayViewD<'_, F>,
+        w: &ArrayViewD<'_, F>,
+    ) -> Result<LossOutput<F>> {
+        let name = <Self as Loss<F>>::name(self);
+        self.checked(p, t)?;
+        check_weights(name, p.shape(), p.ndim(), w)?;
+        let out = self.binary(p, t, Some(&spread(name, p.shape(), w)?))?;
+        finite(name, out)
+    }
+}
+
+impl BinaryCrossEntropy {
+    fn checked<F: Float>(&self, p: &ArrayViewD<'_, F>, t: &ArrayViewD<'_, F>) -> Result<()> {
         let name = <Self as Loss<F>>::name(self);
         check_pair(name, p, t)?;
         check_range(format_args!("{name} target"), t, F::zero(), F::one())?;
+        if !self.from_logits {
+            check_range(format_args!("{name} prediction (probabilities)"), p, F::zero(), F::one())?;
+        }
+        Ok(())
+    }
+
+    /// The loss on checked inputs, each element's term weighted by `w` (1 without).
+    fn binary<F: Float>(&self, p: &ArrayViewD<'_, F>, t: &ArrayViewD<'_, F>, w: Option<&[F]>) -> Result<LossOutput<F>> {
+        let name = <Self as Loss<F>>::name(self);
         let n: F = count(p.len());
         let one = F::one();
-        if self.from_logits {
-            let mut value = F::zero();
-            let grad = Zip::from(p).and(t).map_collect(|&z, &t| {
-                value += z.max(F::zero()) - z * t + (-z.abs()).exp().ln_1p();
-                (sigmoid(z) - t) / n
-            });
-            return Ok(LossOutput { value: value / n, grad });
-        }
-        check_range(format_args!("{name} prediction (probabilities)"), p, F::zero(), one)?;
-        let floor = F::of(-100.0);
-        let eps = Self::epsilon::<F>();
         let mut value = F::zero();
-        let grad = Zip::from(p).and(t).map_collect(|&p, &t| {
-            value += (t - one) * (-p).ln_1p().max(floor) - t * p.ln().max(floor);
-            (p - t) / ((one - p) * p).max(eps) / n
-        });
-        Ok(LossOutput { value: value / n, grad })
+        let mut grad = try_with_capacity(p.len(), format_args!("{name} gradient"))?;
+        if self.from_logits {
+            for (i, (&z, &t)) in p.iter().zip(t.iter()).enumerate() {
+                let wi = weight_at(w, i);
+                value += (z.max(F::zero()) - z * t + (-z.abs()).exp().ln_1p()) * wi;
+                grad.push((sigmoid(z) - t) * wi / n);
+            }
+        } else {
+            let floor = F::of(-100.0);
+            let eps = Self::epsilon::<F>();
+            for (i, (&p, &t)) in p.iter().zip(t.iter()).enumerate() {
+                let wi = weight_at(w, i);
+                value += ((t - one) * (-p).ln_1p().max(floor) - t * p.ln().max(floor)) * wi;
+                grad.push((p - t) * wi / ((one - p) * p).max(eps) / n);
+            }
+        }
+        Ok(LossOutput { value: value / n, grad: shaped(name, p.shape(), grad)? })
     }
 }
 
@@ -319,7 +542,13 @@ fn check_labels<F: Float>(name: &str, shape: &[usize], t: &ArrayViewD<'_, F>) ->
     Ok(())
 }
 
-fn categorical<F: Float>(from_logits: bool, p: &ArrayViewD<'_, F>, t: &ArrayViewD<'_, F>) -> Result<LossOutput<F>> {
+/// The categorical loss on checked inputs, each row's term weighted by `w` (1 without).
+fn categorical<F: Float>(
+    from_logits: bool,
+    p: &ArrayViewD<'_, F>,
+    t: &ArrayViewD<'_, F>,
+    w: Option<&[F]>,
+) -> Result<LossOutput<F>> {
     let k = p.shape()[p.ndim() - 1];
     let r: F = count(p.len() / k);
     // `iter` walks in logical row-major order whatever the memory layout.
@@ -331,22 +560,23 @@ fn categorical<F: Float>(from_logits: bool, p: &ArrayViewD<'_, F>, t: &ArrayView
     let mut value = F::zero();
     // The binary loss's clamps (see the module docs).
     let (floor, eps) = (F::of(-100.0), BinaryCrossEntropy::epsilon::<F>());
-    for ((zr, tr), gr) in pv.chunks_exact(k).zip(tv.chunks_exact(k)).zip(gv.chunks_exact_mut(k)) {
+    for (row, ((zr, tr), gr)) in pv.chunks_exact(k).zip(tv.chunks_exact(k)).zip(gv.chunks_exact_mut(k)).enumerate() {
+        let wr = weight_at(w, row);
         if from_logits {
             let tsum: F = tr.iter().copied().sum();
             let m = zr.iter().copied().fold(F::neg_infinity(), F::max);
             let s: F = zr.iter().map(|&z| (z - m).exp()).sum();
             let lse = m + s.ln();
             let tz: F = zr.iter().zip(tr).map(|(&z, &t)| t * z).sum();
-            value += tsum * lse - tz;
+            value += (tsum * lse - tz) * wr;
             for ((g, &z), &t) in gr.iter_mut().zip(zr).zip(tr) {
-                *g = (tsum * ((z - m).exp() / s) - t) / r;
+                *g = wr * (tsum * ((z - m).exp() / s) - t) / r;
             }
         } else {
             for ((g, &p), &t) in gr.iter_mut().zip(zr).zip(tr) {
                 if t != F::zero() {
-                    value -= t * p.ln().max(floor);
-                    *g = -t / (r * p.max(eps));
+                    value -= t * p.ln().max(floor) * wr;
+                    *g = -t * wr / (r * p.max(eps));
                 }
             }
         }
@@ -372,6 +602,25 @@ impl<F: Float> Loss<F> for CategoricalCrossEntropy {
     }
 
     fn compute(&self, p: &ArrayViewD<'_, F>, t: &ArrayViewD<'_, F>) -> Result<LossOutput<F>> {
+        self.checked(p, t)?;
+        categorical(self.from_logits, p, t, None)
+    }
+
+    fn compute_weighted(
+        &self,
+        p: &ArrayViewD<'_, F>,
+        t: &ArrayViewD<'_, F>,
+        w: &ArrayViewD<'_, F>,
+    ) -> Result<LossOutput<F>> {
+        let name = <Self as Loss<F>>::name(self);
+        self.checked(p, t)?;
+        let rows = row_weights(name, p.shape(), w)?;
+        finite(name, categorical(self.from_logits, p, t, Some(&rows))?)
+    }
+}
+
+impl CategoricalCrossEntropy {
+    fn checked<F: Float>(&self, p: &ArrayViewD<'_, F>, t: &ArrayViewD<'_, F>) -> Result<()> {
         let name = <Self as Loss<F>>::name(self);
         class_dims(name, p.shape())?;
         check_pair(name, p, t)?;
@@ -379,8 +628,16 @@ impl<F: Float> Loss<F> for CategoricalCrossEntropy {
         if !self.from_logits {
             check_range(format_args!("{name} prediction (probabilities)"), p, F::zero(), F::one())?;
         }
-        categorical(self.from_logits, p, t)
+        Ok(())
     }
+}
+
+/// Checks `w` as weights of the rows of a class-axis prediction shaped `shape` (leading axes,
+/// not the class axis) and returns each row's weight in row-major order.
+fn row_weights<F: Float>(name: &str, shape: &[usize], w: &ArrayViewD<'_, F>) -> Result<Vec<F>> {
+    let lead = &shape[..shape.len().saturating_sub(1)];
+    check_weights(name, lead, lead.len(), w)?;
+    spread(name, lead, w)
 }
 
 /// Categorical cross-entropy with integer class labels instead of one-hot targets
@@ -420,6 +677,24 @@ impl<F: Float> Loss<F> for SparseCategoricalCrossEntropy {
     }
 
     fn compute(&self, p: &ArrayViewD<'_, F>, t: &ArrayViewD<'_, F>) -> Result<LossOutput<F>> {
+        self.sparse(p, t, None)
+    }
+
+    fn compute_weighted(
+        &self,
+        p: &ArrayViewD<'_, F>,
+        t: &ArrayViewD<'_, F>,
+        w: &ArrayViewD<'_, F>,
+    ) -> Result<LossOutput<F>> {
+        let name = <Self as Loss<F>>::name(self);
+        class_dims(name, p.shape())?;
+        let rows = row_weights(name, p.shape(), w)?;
+        finite(name, self.sparse(p, t, Some(&rows))?)
+    }
+}
+
+impl SparseCategoricalCrossEntropy {
+    fn sparse<F: Float>(&self, p: &ArrayViewD<'_, F>, t: &ArrayViewD<'_, F>, w: Option<&[F]>) -> Result<LossOutput<F>> {
         let name = <Self as Loss<F>>::name(self);
         let (rows, k) = class_dims(name, p.shape())?;
         check_nonempty(format_args!("{name} prediction"), p.shape(), &["batch size", "axis 1", "axis 2"])?;
@@ -441,6 +716,6 @@ impl<F: Float> Loss<F> for SparseCategoricalCrossEntropy {
                 }
             }
         }
-        categorical(self.from_logits, p, &onehot.view())
+        categorical(self.from_logits, p, &onehot.view(), w)
     }
 }

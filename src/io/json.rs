@@ -12,7 +12,9 @@
 //!   "layers": [                           in order; each:
 //!     { "kind": "SimpleRNN",              Layer::kind, one of KINDS or a kind registered in a Registry
 //!       "name": "simple_rnn",             unique within the file
-//!       "config": { ... },                the layer's *Config (Bidirectional: merge mode and both halves)
+//!       "trainable": false,               only for a frozen layer (Layer::set_trainable); absent: true
+//!       "config": { ... },                the layer's *Config (Bidirectional: merge mode and both halves,
+//!                                         each half with "trainable": false if frozen on its own)
 //!       "weights": [                      in the order of the parameter visitor
 //!         { "name": "kernel", "shape": [1, 3], "data": [ ... row-major ... ] }, ... ] } ],
 //!   "optimizer": null | any JSON          e.g. an optimiser's serde state: { "kind": "Adam", ... }
@@ -68,7 +70,7 @@ use ndarray::{ArrayD, IxDyn};
 use ndarray_rand::rand::rngs::StdRng;
 use ndarray_rand::rand::SeedableRng;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -160,6 +162,23 @@ fn missing_keys(given: &Value, known: &Value, path: &mut Vec<String>, out: &mut 
 
 fn value_at_mut<'v>(v: &'v mut Value, path: &[String]) -> Option<&'v mut Value> {
     path.iter().try_fold(v, |v, key| v.get_mut(key))
+}
+
+/// Reads a field that is present as `Some`, whatever it holds (`null` included), so that a
+/// value of the wrong type is refused by [`trainable_flag`] with a message naming the field
+/// rather than by serde with one that does not.
+fn present<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// A `"trainable"` field: absent is `true` (files written before the flag existed, and
+/// trainable layers, which are written without it); otherwise it must be a boolean.
+fn trainable_flag(what: &str, v: Option<&Value>) -> Result<bool> {
+    match v {
+        None => Ok(true),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(Error::format(what, "true or false", other)),
+    }
 }
 
 /// The same seed every time: whatever it draws is overwritten by the file's weights.
@@ -302,6 +321,10 @@ impl<F: Float> Persist<F> for SimpleRnn<F> {
 pub struct HalfConfig {
     kind: String,
     config: Value,
+    /// `false` for a half frozen on its own (the wrapper's flag is the layer's, in the
+    /// file's envelope); absent otherwise.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    trainable: Option<Value>,
 }
 
 /// A [`Bidirectional`]'s configuration in a model file: the merge mode and both halves, each
@@ -332,7 +355,8 @@ impl<F: Float> Persist<F> for Bidirectional<F> {
             let kind = l.kind();
             check_half(r, which, kind)?;
             let config = r.describe(l).map_err(|e| within(&format!("{which} half"), e))?;
-            Ok(HalfConfig { kind: kind.to_string(), config })
+            let trainable = (!l.trainable()).then_some(Value::Bool(false));
+            Ok(HalfConfig { kind: kind.to_string(), config, trainable })
         };
         Ok(BidirectionalConfig {
             merge_mode: self.merge_mode(),
@@ -345,6 +369,7 @@ impl<F: Float> Persist<F> for Bidirectional<F> {
         let mut out = Vec::new();
         for (which, half) in [("forward", &c.forward), ("backward", &c.backward)] {
             check_half(r, which, &half.kind)?;
+            trainable_flag(&format!("{which} half trainable"), half.trainable.as_ref())?;
             let shapes = r.param_shapes(&half.kind, &half.config).map_err(|e| within(&format!("{which} half"), e))?;
             out.extend(shapes.into_iter().map(|(n, s)| (format!("{which}.{n}"), s)));
         }
@@ -353,7 +378,13 @@ impl<F: Float> Persist<F> for Bidirectional<F> {
 
     fn from_config(c: &BidirectionalConfig, r: &Registry<F>) -> Result<Self> {
         let build = |which: &str, half: &HalfConfig| -> Result<Box<dyn RecurrentLayer<F>>> {
-            r.build_recurrent(&half.kind, &half.config).map_err(|e| within(&format!("{which} half"), e))
+            let trainable = trainable_flag(&format!("{which} half trainable"), half.trainable.as_ref())?;
+            let mut layer =
+                r.build_recurrent(&half.kind, &half.config).map_err(|e| within(&format!("{which} half"), e))?;
+            if !trainable {
+                layer.set_trainable(false).map_err(|e| within(&format!("{which} half"), e))?;
+            }
+            Ok(layer)
         };
         Bidirectional::with_layers(build("forward", &c.forward)?, build("backward", &c.backward)?, c.merge_mode)
     }
@@ -418,6 +449,7 @@ impl Out<'_> {
 struct LayerOut {
     kind: &'static str,
     name: String,
+    trainable: bool,
     config: Value,
     weights: Vec<(String, Vec<usize>, Vec<f64>)>,
 }
@@ -465,7 +497,7 @@ fn describe_layer<F: Float>(registry: &Registry<F>, i: usize, layer: &dyn Layer<
             weights.len().to_string(),
         ));
     }
-    Ok(LayerOut { kind: layer.kind(), name: layer.name().to_string(), config, weights })
+    Ok(LayerOut { kind: layer.kind(), name: layer.name().to_string(), trainable: layer.trainable(), config, weights })
 }
 
 fn write_model<F: Float, S: Serialize + ?Sized>(
@@ -494,6 +526,11 @@ fn write_model<F: Float, S: Serialize + ?Sized>(
         out.json("kind", l.kind)?;
         out.raw(",\n      \"name\": ")?;
         out.json("name", &l.name)?;
+        // Written only for a frozen layer, so that a model without one reads in versions of
+        // the crate from before the flag (which refuse unknown fields).
+        if !l.trainable {
+            out.raw(",\n      \"trainable\": false")?;
+        }
         out.raw(",\n      \"config\": ")?;
         out.pretty(&l.config, 6)?;
         out.raw(",\n      \"weights\": [")?;
@@ -614,6 +651,8 @@ struct FileIn {
 struct LayerIn {
     kind: String,
     name: String,
+    #[serde(default, deserialize_with = "present")]
+    trainable: Option<Value>,
     config: Value,
     weights: Vec<TensorIn>,
 }
@@ -696,6 +735,7 @@ fn read_layer<F: Float>(registry: &Registry<F>, i: usize, l: LayerIn) -> Result<
             format!("{:?}", l.kind),
         ));
     }
+    let trainable = trainable_flag(&format!("{ctx} trainable"), l.trainable.as_ref())?;
     let shapes = registry.param_shapes(&l.kind, &l.config).map_err(|e| within(&ctx, e))?;
     let weights = checked_weights::<F>(&ctx, &shapes, l.weights)?;
     // Only now, with every size proven by data present in the file, is anything allocated.
@@ -722,6 +762,11 @@ fn read_layer<F: Float>(registry: &Registry<F>, i: usize, l: LayerIn) -> Result<
     }
     if k != weights.len() {
         return Err(Error::shape(format!("{ctx} parameter count"), weights.len().to_string(), k.to_string()));
+    }
+    // A layer is built trainable; only a frozen one is told (a Bidirectional told `true`
+    // would also unfreeze a half the file froze on its own).
+    if !trainable {
+        layer.set_trainable(false).map_err(|e| within(&ctx, e))?;
     }
     layer.set_name(l.name);
     Ok(layer)

@@ -120,6 +120,11 @@ pub type ParamShapes = Vec<(String, Vec<usize>)>;
 ///
 /// For a [`Cell`] of your own there is nothing to implement: see [`Registry::register_cell`].
 ///
+/// A frozen layer's flag ([`Layer::set_trainable`]) is written beside the configuration, not
+/// in it, and set again after loading, so the configuration never carries it. A layer type of
+/// your own is frozen, and saved frozen, if it implements [`Layer::trainable`] and
+/// [`Layer::set_trainable`]; with their defaults it is always trainable.
+///
 /// # Example
 /// ```
 /// use ndarray::{ArrayD, ArrayViewD};

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::layers::layer::{Layer, Mode, ParamMut, ParamRef, Params};
+use crate::layers::layer::{visit_part, Layer, Mode, ParamMut, ParamRef, Params};
 use crate::layers::recurrent::{RecurrentLayer, State};
 use crate::limits;
 use crate::shape::{check_finite, check_same, fmt_shape};
@@ -83,6 +83,8 @@ pub struct Bidirectional<F: Float> {
     forward: Box<dyn RecurrentLayer<F>>,
     backward: Box<dyn RecurrentLayer<F>>,
     cache: Option<BiCache<F>>,
+    /// The wrapper's own flag: `false` freezes both halves whatever their own flags say.
+    trainable: bool,
 }
 
 /// Errs unless the two halves can run side by side: same input size, units and
@@ -154,7 +156,7 @@ impl<F: Float> Bidirectional<F> {
     }
 
     fn assemble(forward: Box<dyn RecurrentLayer<F>>, backward: Box<dyn RecurrentLayer<F>>, merge: MergeMode) -> Self {
-        Bidirectional { name: "bidirectional".to_string(), merge, forward, backward, cache: None }
+        Bidirectional { name: "bidirectional".to_string(), merge, forward, backward, cache: None, trainable: true }
     }
 
     /// The merge mode.
@@ -319,6 +321,13 @@ impl<F: Float> Params<F> for Bidirectional<F> {
         self.forward.visit_params_mut(f);
         self.backward.visit_params_mut(f);
     }
+
+    /// A half is trainable if both the wrapper and the half are (a half can be frozen on
+    /// its own through [`Bidirectional::forward_layer_mut`]).
+    fn visit_trainable(&self, f: &mut dyn FnMut(bool)) {
+        visit_part(self.forward.as_ref(), self.trainable, f);
+        visit_part(self.backward.as_ref(), self.trainable, f);
+    }
 }
 
 impl<F: Float> Layer<F> for Bidirectional<F> {
@@ -448,6 +457,24 @@ impl<F: Float> Layer<F> for Bidirectional<F> {
         // Each half mixes its seed, so neighbouring seeds give independent streams.
         self.forward.reseed(seed);
         self.backward.reseed(seed.wrapping_add(1));
+    }
+
+    fn trainable(&self) -> bool {
+        self.trainable
+    }
+
+    /// Sets the wrapper's flag and both halves' (as Keras's wrapper does). If a half refuses
+    /// (a recurrent layer from outside the crate that keeps no flag), nothing changes.
+    fn set_trainable(&mut self, trainable: bool) -> Result<()> {
+        let before = self.forward.trainable();
+        self.forward.set_trainable(trainable)?;
+        if let Err(e) = self.backward.set_trainable(trainable) {
+            // Putting back a flag the half held a moment ago: it took it before.
+            let _ = self.forward.set_trainable(before);
+            return Err(e);
+        }
+        self.trainable = trainable;
+        Ok(())
     }
 
     fn config_summary(&self) -> String {

@@ -16,7 +16,7 @@ use crate::activation::Activation;
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::init::glorot_uniform_named;
-use crate::layers::layer::{Layer, Mode, ParamMut, ParamRef, Params};
+use crate::layers::layer::{visit_uniform, Layer, Mode, ParamMut, ParamRef, Params};
 use crate::limits;
 use crate::linalg::{add_column_sums, gemm, Mat, MatMut};
 use crate::shape::{check_finite, check_nonempty, check_same, fmt_shape};
@@ -108,6 +108,8 @@ pub struct Dense<F: Float> {
     grad_kernel: Array2<F>,
     grad_bias: Array1<F>,
     cache: Option<DenseCache<F>>,
+    /// Whether optimisers update the weights (see `Layer::set_trainable`).
+    trainable: bool,
 }
 
 impl<F: Float> Dense<F> {
@@ -120,6 +122,7 @@ impl<F: Float> Dense<F> {
             kernel,
             bias,
             cache: None,
+            trainable: true,
         })
     }
 
@@ -203,6 +206,10 @@ impl<F: Float> Params<F> for Dense<F> {
             value: self.bias.view_mut().into_dyn(),
             grad: self.grad_bias.view_mut().into_dyn(),
         });
+    }
+
+    fn visit_trainable(&self, f: &mut dyn FnMut(bool)) {
+        visit_uniform(self, self.trainable, f);
     }
 }
 
@@ -320,6 +327,15 @@ impl<F: Float> Layer<F> for Dense<F> {
 
     fn has_cache(&self) -> bool {
         self.cache.is_some()
+    }
+
+    fn trainable(&self) -> bool {
+        self.trainable
+    }
+
+    fn set_trainable(&mut self, trainable: bool) -> Result<()> {
+        self.trainable = trainable;
+        Ok(())
     }
 
     fn config_summary(&self) -> String {

@@ -124,6 +124,8 @@ pub struct Dropout<F: Float> {
     /// Training passes since the last reseed: the counter of the next pass's stream.
     draws: u64,
     cache: Option<Cache<F>>,
+    /// Kept for `Layer::trainable` and the model file (the layer has no parameters).
+    trainable: bool,
 }
 
 /// Errs unless `p` is a dropout rate the layer can scale by: in [0, 1).
@@ -167,7 +169,7 @@ impl<F: Float> Dropout<F> {
     fn with_kind(kind: &'static str, name: &str, rate: f64, noise_shape: Option<Vec<Option<usize>>>) -> Result<Self> {
         check_rate(kind, rate)?;
         check_noise_shape(kind, &noise_shape)?;
-        Ok(Dropout { kind, name: name.to_string(), rate, noise_shape, seed: 0, draws: 0, cache: None })
+        Ok(Dropout { kind, name: name.to_string(), rate, noise_shape, seed: 0, draws: 0, cache: None, trainable: true })
     }
 
     /// The configuration that rebuilds this layer.
@@ -339,6 +341,15 @@ impl<F: Float> Layer<F> for Dropout<F> {
         self.set_seed(mix(seed, STREAM));
     }
 
+    fn trainable(&self) -> bool {
+        self.trainable
+    }
+
+    fn set_trainable(&mut self, trainable: bool) -> Result<()> {
+        self.trainable = trainable;
+        Ok(())
+    }
+
     fn config_summary(&self) -> String {
         match &self.noise_shape {
             Some(ns) if self.kind == "Dropout" => format!("rate={}, noise_shape={}", self.rate, fmt_noise(ns)),
@@ -467,6 +478,14 @@ impl<F: Float> Layer<F> for SpatialDropout1D<F> {
 
     fn reseed(&mut self, seed: u64) {
         self.inner.reseed(seed);
+    }
+
+    fn trainable(&self) -> bool {
+        self.inner.trainable()
+    }
+
+    fn set_trainable(&mut self, trainable: bool) -> Result<()> {
+        self.inner.set_trainable(trainable)
     }
 
     fn config_summary(&self) -> String {

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::layers::layer::{Layer, Mode, ParamMut, ParamRef, Params};
+use crate::layers::layer::{visit_uniform, Layer, Mode, ParamMut, ParamRef, Params};
 use crate::limits;
 use crate::shape::{check_finite, check_nonempty, check_same, fmt_index, fmt_shape};
 
@@ -75,7 +75,7 @@ impl EmbeddingConfig {
         data.extend((0..count).map(|_| F::of((2.0 * rng.random::<f64>() - 1.0) * INIT_LIMIT)));
         let table = Array2::from_shape_vec((self.vocab_size, self.dim), data)
             .map_err(|e| Error::shape(what, format!("({}, {})", self.vocab_size, self.dim), e.to_string()))?;
-        Ok(Embedding { name: "embedding".to_string(), config: self.clone(), grad, table, cache: None })
+        Ok(Embedding { name: "embedding".to_string(), config: self.clone(), grad, table, cache: None, trainable: true })
     }
 }
 
@@ -119,6 +119,8 @@ pub struct Embedding<F: Float> {
     table: Array2<F>,
     grad: Array2<F>,
     cache: Option<EmbeddingCache>,
+    /// Whether optimisers update the weights (see `Layer::set_trainable`).
+    trainable: bool,
 }
 
 impl<F: Float> Embedding<F> {
@@ -221,6 +223,10 @@ impl<F: Float> Params<F> for Embedding<F> {
             grad: self.grad.view_mut().into_dyn(),
         });
     }
+
+    fn visit_trainable(&self, f: &mut dyn FnMut(bool)) {
+        visit_uniform(self, self.trainable, f);
+    }
 }
 
 impl<F: Float> Layer<F> for Embedding<F> {
@@ -319,6 +325,15 @@ impl<F: Float> Layer<F> for Embedding<F> {
 
     fn has_cache(&self) -> bool {
         self.cache.is_some()
+    }
+
+    fn trainable(&self) -> bool {
+        self.trainable
+    }
+
+    fn set_trainable(&mut self, trainable: bool) -> Result<()> {
+        self.trainable = trainable;
+        Ok(())
     }
 
     fn config_summary(&self) -> String {

@@ -65,6 +65,63 @@ pub trait Params<F: Float> {
     fn zero_grad(&mut self) {
         self.visit_params_mut(&mut |mut p| p.grad.fill(F::zero()));
     }
+
+    /// Calls `f` once per parameter, in the order of [`Params::visit_params`], with whether
+    /// an optimiser may update it (`false`: the parameter belongs to a frozen layer, see
+    /// [`Layer::set_trainable`]). Optimisers leave a frozen parameter, its gradient and its
+    /// state alone, and `summary()` counts it as non-trainable.
+    ///
+    /// The default reports every parameter trainable. The crate's layers report their
+    /// [`Layer::trainable`] flag for each of their parameters, and containers
+    /// ([`crate::Sequential`], [`crate::Bidirectional`], [`crate::EncoderDecoder`]) combine
+    /// their parts' answers. A layer of your own that keeps a flag should override this too,
+    /// for an optimiser stepping the layer on its own (inside a `Sequential`, its
+    /// [`Layer::trainable`] is enough). A container of your own (a [`crate::model::Model`]
+    /// holding `Sequential`s) forwards it to its parts as it forwards
+    /// [`Params::visit_params`]; with the default, its parts' frozen layers would train.
+    fn visit_trainable(&self, f: &mut dyn FnMut(bool)) {
+        self.visit_params(&mut |_| f(true));
+    }
+
+    /// Number of scalars an optimiser may update (Keras's "Trainable params"): the
+    /// parameters [`Params::visit_trainable`] reports trainable.
+    fn trainable_param_count(&self) -> usize {
+        let flags = trainable_flags(self);
+        let mut n = 0;
+        let mut k = 0;
+        self.visit_params(&mut |p| {
+            if flags.get(k).copied().unwrap_or(true) {
+                n += p.value.len();
+            }
+            k += 1;
+        });
+        n
+    }
+}
+
+/// Each parameter's [`Params::visit_trainable`] answer, in visiting order. A visitor that
+/// reports fewer flags than there are parameters leaves the rest trainable (the callers read
+/// missing entries as `true`).
+pub(crate) fn trainable_flags<F: Float, P: Params<F> + ?Sized>(params: &P) -> Vec<bool> {
+    let mut flags = Vec::new();
+    params.visit_trainable(&mut |t| flags.push(t));
+    flags
+}
+
+/// [`Params::visit_trainable`] for `layer` held by a container whose own flag is `parent`:
+/// every parameter frozen unless both the container and the layer are trainable, and then
+/// the layer's own answer for each.
+pub(crate) fn visit_part<F: Float, L: Layer<F> + ?Sized>(layer: &L, parent: bool, f: &mut dyn FnMut(bool)) {
+    if parent && layer.trainable() {
+        layer.visit_trainable(f);
+    } else {
+        visit_uniform(layer, false, f);
+    }
+}
+
+/// [`Params::visit_trainable`] for a layer whose parameters all share one flag.
+pub(crate) fn visit_uniform<F: Float, P: Params<F> + ?Sized>(params: &P, trainable: bool, f: &mut dyn FnMut(bool)) {
+    params.visit_params(&mut |_| f(trainable));
 }
 
 /// A differentiable layer.
@@ -178,6 +235,40 @@ pub trait Layer<F: Float>: Params<F> + Debug + Send + Any {
     /// own seed, and `fit` reseeds the model from its configuration's seed.
     fn reseed(&mut self, seed: u64) {
         let _ = seed;
+    }
+
+    /// Whether an optimiser may update this layer's parameters (Keras's `layer.trainable`).
+    /// `true` for a new layer. The default, for layers written outside the crate that keep
+    /// no flag, is always `true`.
+    fn trainable(&self) -> bool {
+        true
+    }
+
+    /// Freezes (`false`) or unfreezes (`true`) the layer's parameters, as Keras's
+    /// `layer.trainable = False`. A frozen layer still runs forward and backward as before:
+    /// it passes dL/dinput to the layers before it, and its parameters' gradients are still
+    /// accumulated. But optimisers leave its parameters, and their state for them (momentum,
+    /// moments), unchanged, and `summary()` counts them as non-trainable. The flag is saved
+    /// in the model file. A layer holding other layers ([`crate::Bidirectional`]) sets the
+    /// flag of each of them too.
+    ///
+    /// An optimiser's state stays keyed on every parameter, frozen or not, so freezing or
+    /// unfreezing between steps needs no [`crate::Optimizer::reset`].
+    ///
+    /// # Errors
+    /// The default, for a layer written outside the crate, accepts `true` and refuses `false`
+    /// with [`crate::Error::InvalidConfig`] (it has nowhere to keep the flag): such a layer
+    /// overrides this and [`Layer::trainable`] (and [`Params::visit_trainable`]) to be
+    /// frozen. The crate's layers never err.
+    fn set_trainable(&mut self, trainable: bool) -> Result<()> {
+        if trainable {
+            return Ok(());
+        }
+        Err(crate::error::Error::config(
+            format!("layer {} ({}) trainable", self.name(), self.kind()),
+            "a layer that keeps a trainable flag (one that implements Layer::set_trainable and Layer::trainable)",
+            "false, for a layer that keeps none",
+        ))
     }
 
     /// A one-line description of the configuration, e.g. `"units=3, activation=tanh"`.

@@ -49,6 +49,8 @@ pub struct Masking<F: Float> {
     mask_value: F,
     /// The training pass's mask and feature count.
     cache: Option<(Array2<bool>, usize)>,
+    /// Kept for `Layer::trainable` and the model file (the layer has no parameters).
+    trainable: bool,
 }
 
 impl<F: Float> Masking<F> {
@@ -57,7 +59,7 @@ impl<F: Float> Masking<F> {
     /// `mask_value` must be finite; a NaN or an infinity is refused when the layer is added
     /// to a [`crate::Sequential`] or run (see the type's docs).
     pub fn new(mask_value: F) -> Self {
-        Masking { name: "masking".to_string(), mask_value, cache: None }
+        Masking { name: "masking".to_string(), mask_value, cache: None, trainable: true }
     }
 
     /// The padding value.
@@ -199,6 +201,15 @@ impl<F: Float> Layer<F> for Masking<F> {
 
     fn has_cache(&self) -> bool {
         self.cache.is_some()
+    }
+
+    fn trainable(&self) -> bool {
+        self.trainable
+    }
+
+    fn set_trainable(&mut self, trainable: bool) -> Result<()> {
+        self.trainable = trainable;
+        Ok(())
     }
 
     fn config_summary(&self) -> String {

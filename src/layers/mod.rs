@@ -13,6 +13,7 @@ pub use bidirectional::{Bidirectional, MergeMode};
 pub use dense::{Dense, DenseConfig};
 pub use dropout::{Dropout, DropoutConfig, SpatialDropout1D};
 pub use embedding::{Embedding, EmbeddingConfig};
+pub(crate) use layer::{trainable_flags, visit_part};
 pub use layer::{Layer, Mode, ParamMut, ParamRef, Params};
 pub use masking::Masking;
 pub use recurrent::{

@@ -528,6 +528,13 @@ impl<F: Float> Params<F> for EncoderDecoder<F> {
         self.encoder.visit_params_mut(f);
         self.decoder.visit_params_mut(f);
     }
+
+    /// The encoder's layers' flags, then the decoder's (freeze a layer through
+    /// [`EncoderDecoder::encoder_mut`] or [`EncoderDecoder::decoder_mut`]).
+    fn visit_trainable(&self, f: &mut dyn FnMut(bool)) {
+        self.encoder.visit_trainable(f);
+        self.decoder.visit_trainable(f);
+    }
 }
 
 impl<F: Float> Model<F> for EncoderDecoder<F> {

@@ -2,6 +2,7 @@
 //! [`Sequential`] too) with epochs, mini-batches, seeded shuffling, validation, metrics,
 //! callbacks ([`EarlyStopping`]) and a progress bar.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use ndarray::{Array, Array2, ArrayD, ArrayViewD, AsArray, Axis, Dimension, IxDyn};
@@ -17,6 +18,7 @@ use crate::loss::Loss;
 use crate::metrics::Metric;
 use crate::model::sequential::Named;
 use crate::model::traits::{masked_loss, masked_positions, positions, Model, ModelOutput};
+use crate::model::weights::{fit_weights, weighted_loss};
 use crate::model::Sequential;
 use crate::optim::Optimizer;
 use crate::shape::{check_finite, fmt_shape};
@@ -69,6 +71,17 @@ pub struct FitConfig<F: Float> {
     /// Show a progress bar and a line per epoch on standard error (default on). It stays
     /// quiet anyway when standard error is not a terminal, or without the `progress` feature.
     pub progress: bool,
+    /// Keras's `sample_weight`: one weight per sample of `x` `(N,)`, or per position `(N, T)`
+    /// for a sequence output, multiplying that sample's (position's) loss; the loss is still
+    /// divided by the number of samples (real positions), not by the sum of the weights (see
+    /// [`Loss::compute_weighted`]). With a validation split, the weights of the held-out
+    /// samples are not used: validation losses are unweighted. Finite and ≥ 0. Default none.
+    pub sample_weight: Option<ArrayD<F>>,
+    /// Keras's `class_weight`: a weight per class index, turned into a weight per sample (or
+    /// per position) from the training targets (the argmax of one-hot or probability targets,
+    /// the label of class-index targets, 0 or 1 for binary targets of one unit); classes left
+    /// out weigh 1. Not used for validation. Not together with `sample_weight`. Default none.
+    pub class_weight: Option<BTreeMap<usize, F>>,
 }
 
 impl<F: Float> fmt::Debug for FitConfig<F> {
@@ -81,6 +94,8 @@ impl<F: Float> fmt::Debug for FitConfig<F> {
             .field("metrics", &self.metrics)
             .field("callbacks", &self.callbacks.len())
             .field("progress", &self.progress)
+            .field("sample_weight", &self.sample_weight.as_ref().map(|w| w.shape().to_vec()))
+            .field("class_weight", &self.class_weight)
             .finish_non_exhaustive()
     }
 }
@@ -98,7 +113,36 @@ impl<F: Float> FitConfig<F> {
             metrics: Vec::new(),
             callbacks: Vec::new(),
             progress: true,
+            sample_weight: None,
+            class_weight: None,
         }
+    }
+
+    /// Weighs each sample's loss (`(N,)`) or each position's (`(N, T)`); see
+    /// [`FitConfig::sample_weight`].
+    ///
+    /// ```
+    /// use recurrent::prelude::*;
+    /// // The second of three samples counts twice, the third not at all.
+    /// let config = FitConfig::<f64>::new(10, 3).with_sample_weight(ndarray::array![1.0, 2.0, 0.0]);
+    /// assert_eq!(config.sample_weight.map(|w| w.len()), Some(3));
+    /// ```
+    pub fn with_sample_weight<D: Dimension>(mut self, weights: Array<F, D>) -> Self {
+        self.sample_weight = Some(weights.into_dyn());
+        self
+    }
+
+    /// Weighs each class (index, weight); see [`FitConfig::class_weight`].
+    ///
+    /// ```
+    /// use recurrent::prelude::*;
+    /// // A rare class 1 counts five times; class 0 keeps weight 1.
+    /// let config = FitConfig::<f64>::new(10, 8).with_class_weight([(1, 5.0)]);
+    /// assert_eq!(config.class_weight.map(|c| c[&1]), Some(5.0));
+    /// ```
+    pub fn with_class_weight(mut self, weights: impl IntoIterator<Item = (usize, F)>) -> Self {
+        self.class_weight = Some(weights.into_iter().collect());
+        self
     }
 
     /// Sets the shuffling seed.
@@ -816,8 +860,9 @@ impl<F: Float> Sequential<F> {
     /// ([`Callback::validate`], e.g. an [`EarlyStopping`] `min_delta` or `monitor`); the
     /// loss and the metrics against every target ([`Loss::check_target`], and each metric
     /// on the targets' shape and labels), and against the model's predictions for the first
-    /// batch of each set. Such an error leaves the weights, the optimiser's state and a
-    /// stateful model's carried states as they were.
+    /// batch of each set; the sample or class weights (shape, values ≥ 0 and finite, class
+    /// indices the predictions have, not both at once). Such an error leaves the weights, the
+    /// optimiser's state and a stateful model's carried states as they were.
     ///
     /// # Guard against divergence
     /// If a batch's loss is NaN or infinite, or an update would make a weight non-finite,
@@ -918,9 +963,13 @@ fn fit<F: Float>(
     mut config: FitConfig<F>,
 ) -> Result<History<F>> {
     let mut callbacks = std::mem::take(&mut config.callbacks);
+    let n_all = x.shape().first().copied().unwrap_or(0);
     let (train, val) = check_fit(model, x, y, loss, &*optimizer, &config, &callbacks)?;
     let (xt, yt) = (train.x, train.y);
     let n_train = xt.shape()[0];
+    let pred_shape = model.check_targets(xt.view(), yt.view())?;
+    let weights = fit_weights(config.sample_weight.as_ref(), config.class_weight.as_ref(), n_all, &yt, &pred_shape)?
+        .map(|w| w.slice_axis_move(Axis(0), (0..n_train).into()));
     let mut rng = StdRng::seed_from_u64(config.seed);
     // Dropout masks follow the same seed: the same seed, data and starting weights give
     // the same training run.
@@ -959,10 +1008,12 @@ fn fit<F: Float>(
                     }
                 };
                 snapshot_into(&*model, &mut guard)?;
+                let wb = weights.as_ref().map(|w| w.select(Axis(0), idx));
                 let ModelOutput { pred, mask } = model.forward_with_targets(xb, yb.view(), Mode::Train)?;
                 // Finite predictions and targets (both checked) whose loss overflows: the
                 // model has diverged.
-                let out = match masked_loss(model.name(), loss, mask.as_ref(), &pred.view(), &yb) {
+                let wv = wb.as_ref().map(|w| w.view());
+                let out = match weighted_loss(model.name(), loss, mask.as_ref(), &pred.view(), &yb, wv.as_ref()) {
                     Err(e @ Error::NonFinite { .. }) => return Err(diverged(e.to_string())),
                     other => other?,
                 };

@@ -7,6 +7,7 @@ mod fit;
 mod sequential;
 mod summary;
 mod traits;
+mod weights;
 
 pub use encoder_decoder::{Decoding, EncoderDecoder};
 pub use sequential::Sequential;

@@ -4,7 +4,7 @@ use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD, AsArray, Axis, Dimension};
 
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::layers::{Layer, Mode, ParamMut, ParamRef, Params, State};
+use crate::layers::{visit_part, Layer, Mode, ParamMut, ParamRef, Params, State};
 use crate::loss::{Loss, LossOutput};
 use crate::model::traits::{masked_loss, Model, ModelOutput};
 use crate::optim::Optimizer;
@@ -144,6 +144,39 @@ impl<F: Float> Sequential<F> {
     /// visitor, names, caches). For a layer's own methods use [`Sequential::layer_as_mut`].
     pub fn layers_mut(&mut self) -> &mut [Box<dyn Layer<F>>] {
         &mut self.layers
+    }
+
+    /// Freezes (`false`) or unfreezes (`true`) the layer at `index`: Keras's
+    /// `model.layers[index].trainable = False`. See [`Layer::set_trainable`] for what a frozen
+    /// layer does; [`Sequential::summary`] counts its parameters as non-trainable, and the
+    /// model file keeps the flag. The same as `model.layers_mut()[index].set_trainable(..)`,
+    /// with the index checked.
+    ///
+    /// ```
+    /// use recurrent::prelude::*;
+    /// let mut rng = StdRng::seed_from_u64(0);
+    /// let mut model = Sequential::<f64>::new(&[5, 1])?;
+    /// model.add(SimpleRnnConfig::new(1, 3).init(&mut rng)?)?;
+    /// model.add(DenseConfig::new(3, 1).init(&mut rng)?)?;
+    /// model.set_trainable(0, false)?;
+    /// assert!(!model.layers()[0].trainable());
+    /// assert_eq!(model.trainable_param_count(), 4); // the Dense's kernel and bias
+    /// # Ok::<(), recurrent::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if there is no layer at `index`; the layer's own error if it
+    /// cannot be frozen (see [`Layer::set_trainable`]). The model is then unchanged.
+    pub fn set_trainable(&mut self, index: usize, trainable: bool) -> Result<()> {
+        let count = self.layers.len();
+        let layer = self.layers.get_mut(index).ok_or_else(|| {
+            Error::config(
+                format!("{} layer index for set_trainable", self.name),
+                format!("an index in [0, {count}) (the model has {count} layers)"),
+                index,
+            )
+        })?;
+        layer.set_trainable(trainable)
     }
 
     /// The layer at `index` as its concrete type, or `None` if the index is out of range or
@@ -686,6 +719,10 @@ impl<F: Float, P: Params<F> + ?Sized> Params<F> for Named<'_, '_, P> {
             f(ParamMut { name, value: p.value, grad: p.grad });
         });
     }
+
+    fn visit_trainable(&self, f: &mut dyn FnMut(bool)) {
+        self.model.visit_trainable(f);
+    }
 }
 
 impl<F: Float> Params<F> for Sequential<F> {
@@ -698,6 +735,12 @@ impl<F: Float> Params<F> for Sequential<F> {
     fn visit_params_mut(&mut self, f: &mut dyn FnMut(ParamMut<'_, F>)) {
         for layer in &mut self.layers {
             layer.visit_params_mut(f);
+        }
+    }
+
+    fn visit_trainable(&self, f: &mut dyn FnMut(bool)) {
+        for layer in &self.layers {
+            visit_part(layer.as_ref(), true, f);
         }
     }
 }

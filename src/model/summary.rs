@@ -12,7 +12,9 @@ fn shape_text(shape: &[usize]) -> String {
 
 impl<F: Float> Sequential<F> {
     /// A table of the layers, their output shapes and parameter counts, with the totals, in
-    /// the layout Keras prints. The batch axis shows as `None`.
+    /// the layout Keras prints. The batch axis shows as `None`. "Non-trainable params" are
+    /// those of frozen layers ([`crate::Sequential::set_trainable`]); each layer's row counts
+    /// all of its parameters, frozen or not, as Keras's does.
     ///
     /// ```
     /// use recurrent::prelude::*;
@@ -23,6 +25,12 @@ impl<F: Float> Sequential<F> {
     /// let text = model.summary();
     /// assert!(text.contains("simple_rnn (SimpleRNN)"));
     /// assert!(text.contains("Total params: 11"));
+    /// assert!(text.contains("Non-trainable params: 0"));
+    ///
+    /// model.set_trainable(0, false)?; // the SimpleRNN's 2 + 4 + 2 weights
+    /// let text = model.summary();
+    /// assert!(text.contains("Trainable params: 3\n"));
+    /// assert!(text.contains("Non-trainable params: 8\n"));
     /// # Ok::<(), recurrent::Error>(())
     /// ```
     pub fn summary(&self) -> String {
@@ -56,9 +64,10 @@ impl<F: Float> Sequential<F> {
         out.push_str(&line('='));
         out.push('\n');
         let total = self.param_count();
+        let trainable = self.trainable_param_count();
         out.push_str(&format!("Total params: {total}\n"));
-        out.push_str(&format!("Trainable params: {total}\n"));
-        out.push_str("Non-trainable params: 0\n");
+        out.push_str(&format!("Trainable params: {trainable}\n"));
+        out.push_str(&format!("Non-trainable params: {}\n", total - trainable));
         out.push_str(&line('_'));
         out.push('\n');
         out

@@ -11,7 +11,7 @@ use crate::optim::epsilon::EpsilonPlacement;
 use crate::optim::kind::{AdamKind, AdamWKind, Kind};
 use crate::optim::optimizer::Optimizer;
 use crate::optim::state::{
-    check_state, check_step, lerp, non_negative, positive, unit_interval, update, GradScale, Slot,
+    any_trainable, check_state, check_step, lerp, non_negative, positive, unit_interval, update, GradScale, Slot,
 };
 
 /// Adam, step for step as PyTorch's `torch.optim.Adam(lr, betas, eps, weight_decay)`:
@@ -34,6 +34,14 @@ use crate::optim::state::{
 /// whose update would overflow changes nothing and errs (see [`Optimizer::step`]). The serde
 /// form starts with `"kind": "Adam"`, and reading refuses another kind (an AdamW state
 /// included: the two have the same fields).
+///
+/// Frozen parameters ([`crate::Layer::set_trainable`]) keep their moments unchanged and are
+/// not updated. The step count `t` is the optimiser's, as Keras's `iterations`: it advances
+/// at every step that updates at least one parameter (a step with every parameter frozen is
+/// a no-op, as in Keras), so a parameter unfrozen after `k` steps continues with the bias
+/// correction of step `k + 1` on moments that start from zero. PyTorch keeps a step count
+/// per parameter and would restart it at 1; with nothing frozen the two agree. The same
+/// holds for [`AdamW`].
 ///
 /// # Example
 /// ```
@@ -352,6 +360,11 @@ fn adam_step<F: Float>(
 ) -> Result<()> {
     validate_hyper(name, h)?;
     check_step(name, params, &[("exp_avg", exp_avg), ("exp_avg_sq", exp_avg_sq)])?;
+    if !any_trainable(params) {
+        // Every parameter frozen: as Keras's optimisers given no gradients, the step is a
+        // no-op, the step count included.
+        return Ok(());
+    }
     let scale = h.clip.map_or(GradScale::Keep, |c| c.scale(params));
 
     // The step this update is; stored only if the update succeeds.

@@ -13,13 +13,17 @@
 //! Because of the `1e-6`, a clipped gradient's norm is `max_norm · N / (N + 1e-6)`, a hair
 //! below `max_norm`. Keras 3's `global_clipnorm` scales by `min(max_norm / N, 1)` without it,
 //! and its `clipnorm` clips each tensor on its own.
+//!
+//! Parameters of frozen layers ([`crate::Layer::set_trainable`]) are left out: they neither
+//! count in the norm nor get clipped, as PyTorch skips parameters without a gradient and
+//! Keras clips only the trainable variables' gradients.
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::layers::Params;
-use crate::optim::state::{positive, GradScale};
+use crate::layers::{trainable_flags, Params};
+use crate::optim::state::{is_trainable, positive, GradScale};
 use crate::shape::check_finite;
 
 /// Scales every gradient of `params` by one factor so that their global 2-norm is at most
@@ -139,10 +143,11 @@ impl<F: Float> GradientClip<F> {
 }
 
 fn check_grads_finite<F: Float>(what: &str, params: &dyn Params<F>) -> Result<()> {
+    let flags = trainable_flags(params);
     let mut first: Option<Error> = None;
     let mut n = 0usize;
     params.visit_params(&mut |p| {
-        if first.is_none() {
+        if first.is_none() && is_trainable(&flags, n) {
             if let Err(e) = check_finite(format_args!("{what} gradient of parameter {n} ({})", p.name), &p.grad) {
                 first = Some(e);
             }
@@ -155,9 +160,14 @@ fn check_grads_finite<F: Float>(what: &str, params: &dyn Params<F>) -> Result<()
 /// The global 2-norm of the gradients (accumulated in f64) and, if it is over `max_norm`, the
 /// factor that scales it down (PyTorch's `max_norm / (N + 1e-6)`).
 fn norm_and_coefficient<F: Float>(params: &dyn Params<F>, max_norm: F) -> (F, Option<F>) {
+    let flags = trainable_flags(params);
     let mut sum_sq = 0f64;
+    let mut n = 0usize;
     params.visit_params(&mut |p| {
-        sum_sq += p.grad.iter().map(|g| g.to_f64_exact() * g.to_f64_exact()).sum::<f64>();
+        if is_trainable(&flags, n) {
+            sum_sq += p.grad.iter().map(|g| g.to_f64_exact() * g.to_f64_exact()).sum::<f64>();
+        }
+        n += 1;
     });
     let total = sum_sq.sqrt();
     let coef = max_norm.to_f64_exact() / (total + 1e-6);
@@ -167,11 +177,23 @@ fn norm_and_coefficient<F: Float>(params: &dyn Params<F>, max_norm: F) -> (F, Op
 fn clip_norm_checked<F: Float>(params: &mut dyn Params<F>, max_norm: F) -> F {
     let (total, coef) = norm_and_coefficient(params, max_norm);
     if let Some(c) = coef {
-        params.visit_params_mut(&mut |mut p| p.grad.mapv_inplace(|g| g * c));
+        map_trainable_grads(params, |g| g * c);
     }
     total
 }
 
 fn clip_value_checked<F: Float>(params: &mut dyn Params<F>, c: F) {
-    params.visit_params_mut(&mut |mut p| p.grad.mapv_inplace(|g| g.max(-c).min(c)));
+    map_trainable_grads(params, |g| g.max(-c).min(c));
+}
+
+/// Applies `f` to every gradient element of the trainable parameters.
+fn map_trainable_grads<F: Float>(params: &mut dyn Params<F>, f: impl Fn(F) -> F) {
+    let flags = trainable_flags(params);
+    let mut n = 0usize;
+    params.visit_params_mut(&mut |mut p| {
+        if is_trainable(&flags, n) {
+            p.grad.mapv_inplace(&f);
+        }
+        n += 1;
+    });
 }

@@ -11,7 +11,7 @@ use crate::optim::epsilon::EpsilonPlacement;
 use crate::optim::kind::{Kind, RmsPropKind};
 use crate::optim::optimizer::Optimizer;
 use crate::optim::state::{
-    check_state, check_step, lerp, non_negative, positive, unit_interval, update, GradScale, Slot,
+    any_trainable, check_state, check_step, lerp, non_negative, positive, unit_interval, update, GradScale, Slot,
 };
 
 /// RMSprop, step for step as PyTorch's `torch.optim.RMSprop(lr, alpha, eps, weight_decay,
@@ -37,6 +37,9 @@ use crate::optim::state::{
 ///
 /// The state, per parameter in visiting order: `v_t` ([`RmsProp::square_avg`]), `ḡ_t` when
 /// centered ([`RmsProp::grad_avg`]) and `b_t` with momentum ([`RmsProp::momentum_buffers`]).
+/// Frozen parameters ([`crate::Layer::set_trainable`]) are not updated and their state
+/// values do not move; a step with every parameter frozen changes nothing.
+///
 /// Hyperparameters are public fields (and `with_*` builders), checked by
 /// [`Optimizer::validate`] and at every [`Optimizer::step`] before anything changes. A step
 /// whose update would overflow changes nothing and errs (see [`Optimizer::step`]). The serde
@@ -220,6 +223,9 @@ impl<F: Float> Optimizer<F> for RmsProp<F> {
         let centered = self.centered;
         let with_momentum = self.momentum != F::zero();
         check_step("RMSprop", params, &self.buffers())?;
+        if !any_trainable(params) {
+            return Ok(()); // every parameter frozen: nothing to do, no state to create
+        }
         let scale = self.gradient_clip.map_or(GradScale::Keep, |c| c.scale(params));
 
         let one = F::one();

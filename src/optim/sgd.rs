@@ -9,7 +9,7 @@ use crate::layers::Params;
 use crate::optim::clip::GradientClip;
 use crate::optim::kind::{Kind, SgdKind};
 use crate::optim::optimizer::Optimizer;
-use crate::optim::state::{check_state, check_step, non_negative, positive, update, GradScale, Slot};
+use crate::optim::state::{any_trainable, check_state, check_step, non_negative, positive, update, GradScale, Slot};
 
 /// Stochastic gradient descent, step for step as PyTorch's `torch.optim.SGD(lr, momentum,
 /// dampening, weight_decay, nesterov)`:
@@ -29,6 +29,12 @@ use crate::optim::state::{check_state, check_step, non_negative, positive, updat
 /// ([`Sgd::momentum_buffers`]), keyed on the parameters' visiting order; without it, it keeps
 /// nothing. Keras's SGD (`v ← μ v − η g`, `θ ← θ + v`) takes the same steps while η is
 /// constant; its `weight_decay` is decoupled, which equals this one only without momentum.
+///
+/// Frozen parameters ([`crate::Layer::set_trainable`]) are not updated and their buffers do
+/// not move. The buffers are made for every parameter at the first step, so a parameter
+/// frozen then starts from a zero buffer when it is unfrozen: its first step takes
+/// `(1 − τ) g` where PyTorch, which makes a buffer at a parameter's own first step, takes `g`
+/// (the same without dampening, and the same as Keras, whose momentum starts at zero).
 ///
 /// Hyperparameters are public fields (and `with_*` builders), checked by
 /// [`Optimizer::validate`] and at every [`Optimizer::step`] before anything changes. A step
@@ -174,6 +180,9 @@ impl<F: Float> Optimizer<F> for Sgd<F> {
         let buffers: &[(&str, &[ArrayD<F>])] =
             if with_momentum { &[("momentum_buffer", &self.momentum_buffer)] } else { &[] };
         check_step("SGD", params, buffers)?;
+        if !any_trainable(params) {
+            return Ok(()); // every parameter frozen: nothing to do, no state to create
+        }
         let scale = self.gradient_clip.map_or(GradScale::Keep, |c| c.scale(params));
 
         let neg_lr = -self.learning_rate;

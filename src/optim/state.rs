@@ -5,6 +5,12 @@
 //! array per parameter in the visitor's fixed order. A list is empty until the step that
 //! creates it; after that its length and shapes must match the parameters at every step.
 //!
+//! Frozen parameters ([`crate::Layer::set_trainable`], reported by
+//! [`Params::visit_trainable`]) keep their place in the lists, so freezing and unfreezing
+//! between steps changes no list; a step leaves a frozen parameter, its gradient and its
+//! buffer values as they were, and does not check its gradient (the optimiser does not read
+//! it).
+//!
 //! A step is a transaction: [`update`] first computes every new value (weights and buffers)
 //! without storing it and checks that all are finite, and only then computes them again and
 //! stores them. An update that would overflow leaves weights, gradients and state as they
@@ -18,13 +24,14 @@ use ndarray::{ArrayD, IxDyn, Zip};
 
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::layers::Params;
+use crate::layers::{trainable_flags, Params};
 use crate::limits::try_zeros;
 use crate::shape::{check_finite, fmt_index, fmt_shape};
 
 /// Checks `params` before a step of `optimizer`: every non-empty buffer list in `buffers`
-/// (`(name, arrays)`) has one array per parameter with the parameter's shape, and every
-/// gradient has its parameter's shape and holds only finite values.
+/// (`(name, arrays)`) has one array per parameter with the parameter's shape, every
+/// gradient has its parameter's shape, and every trainable parameter's gradient holds only
+/// finite values.
 ///
 /// # Errors
 /// [`Error::ShapeMismatch`] if the parameters changed since the state was created or a
@@ -36,6 +43,7 @@ pub(crate) fn check_step<F: Float>(
     buffers: &[(&str, &[ArrayD<F>])],
 ) -> Result<()> {
     check_state(optimizer, params, buffers)?;
+    let flags = trainable_flags(params);
     let mut grad_error: Option<Error> = None;
     let mut n = 0usize;
     params.visit_params(&mut |p| {
@@ -46,10 +54,10 @@ pub(crate) fn check_step<F: Float>(
                     fmt_shape(p.value.shape()),
                     fmt_shape(p.grad.shape()),
                 ));
-            } else if let Err(e) =
-                check_finite(format_args!("{optimizer} gradient of parameter {n} ({})", p.name), &p.grad)
-            {
-                grad_error = Some(e);
+            } else if is_trainable(&flags, n) {
+                // A frozen parameter's gradient is not read, so it is not checked either.
+                let finite = check_finite(format_args!("{optimizer} gradient of parameter {n} ({})", p.name), &p.grad);
+                grad_error = finite.err();
             }
         }
         n += 1;
@@ -107,6 +115,22 @@ fn state_error<F: Float>(optimizer: &str, params: &dyn Params<F>, buffers: &[(&s
         describe(&mut list.iter().map(|a| a.shape())),
         describe(&mut shapes.iter().map(|s| s.as_slice())),
     )
+}
+
+/// Whether parameter `n` is trainable, from [`trainable_flags`] (a parameter the visitor gave
+/// no flag for is).
+#[inline]
+pub(crate) fn is_trainable(flags: &[bool], n: usize) -> bool {
+    flags.get(n).copied().unwrap_or(true)
+}
+
+/// Whether any parameter of `params` is trainable (a step with none changes nothing at all,
+/// not even a step count, as a Keras optimiser given no gradients).
+pub(crate) fn any_trainable<F: Float>(params: &dyn Params<F>) -> bool {
+    let flags = trainable_flags(params);
+    let mut count = 0usize;
+    params.visit_params(&mut |_| count += 1);
+    (0..count).any(|n| is_trainable(&flags, n))
 }
 
 /// Errs with [`Error::InvalidConfig`] unless `value` is finite and `> 0`.
@@ -178,7 +202,8 @@ pub(crate) type Slot<'a, F> = (&'static str, &'a mut Vec<ArrayD<F>>);
 /// `momentum_buffer`).
 const MAX_SLOTS: usize = 3;
 
-/// Applies an element-wise `rule` to every parameter of `params` as one transaction.
+/// Applies an element-wise `rule` to every trainable parameter of `params` as one
+/// transaction (frozen ones, and their buffer values and gradients, are left as they are).
 ///
 /// `rule(θ, g, s)` gets a weight, its (scaled) gradient and the element's buffer values in
 /// `s[..slots.len()]` (the rest are 0), updates `s` in place and returns the new weight. On
@@ -211,8 +236,9 @@ where
             slots.len(),
         ));
     }
+    let flags = trainable_flags(params);
     let created = create_missing(optimizer, params, slots)?;
-    let outcome = check_pass(optimizer, params, slots, scale, &rule);
+    let outcome = check_pass(optimizer, params, &flags, slots, scale, &rule);
     if let Err(e) = outcome {
         for (made, (_, list)) in created.iter().zip(slots.iter_mut()) {
             if *made {
@@ -221,7 +247,7 @@ where
         }
         return Err(e);
     }
-    commit_pass(params, slots, scale, &rule);
+    commit_pass(params, &flags, slots, scale, &rule);
     Ok(())
 }
 
@@ -255,6 +281,7 @@ fn arrays_at<'s, F: Float>(lists: &'s [&'s Vec<ArrayD<F>>], n: usize, shape: &[u
 fn check_pass<F: Float, R>(
     optimizer: &str,
     params: &dyn Params<F>,
+    flags: &[bool],
     slots: &[Slot<'_, F>],
     scale: GradScale<F>,
     rule: &R,
@@ -269,6 +296,10 @@ where
     let mut n = 0usize;
     params.visit_params(&mut |p| {
         if error.is_some() {
+            return;
+        }
+        if !is_trainable(flags, n) {
+            n += 1;
             return;
         }
         let (v, g) = (&p.value, &p.grad);
@@ -354,8 +385,13 @@ where
 }
 
 /// The second pass: the same arithmetic as [`check_pass`], stored.
-fn commit_pass<F: Float, R>(params: &mut dyn Params<F>, slots: &mut [Slot<'_, F>], scale: GradScale<F>, rule: &R)
-where
+fn commit_pass<F: Float, R>(
+    params: &mut dyn Params<F>,
+    flags: &[bool],
+    slots: &mut [Slot<'_, F>],
+    scale: GradScale<F>,
+    rule: &R,
+) where
     R: Fn(F, F, &mut [F; MAX_SLOTS]) -> F,
 {
     let zero = F::zero();
@@ -370,9 +406,10 @@ where
                 _ => break,
             }
         }
+        let trainable = is_trainable(flags, n);
         n += 1;
-        if s.len() != wanted || p.grad.shape() != shape.as_slice() {
-            return; // ruled out by the checks before
+        if !trainable || s.len() != wanted || p.grad.shape() != shape.as_slice() {
+            return; // frozen, or ruled out by the checks before
         }
         let (v, g) = (&mut p.value, &mut p.grad);
         match s.as_mut_slice() {

@@ -105,6 +105,8 @@ pub struct Recurrent<F: Float, C: Cell<F>> {
     pub(crate) initial_state_grad: Option<State<F>>,
     pub(crate) trace: Option<GradientTrace<F>>,
     pub(crate) ws: Workspace<F>,
+    /// Whether optimisers update the weights (see `Layer::set_trainable`).
+    pub(crate) trainable: bool,
 }
 
 /// Checks a cell's parameter list against the loop's rules and finds the role slots.
@@ -269,6 +271,7 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
             initial_state_grad: None,
             trace: None,
             ws: Workspace::default(),
+            trainable: true,
         })
     }
 
@@ -327,6 +330,7 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
             initial_state_grad: None,
             trace: None,
             ws: Workspace::default(),
+            trainable: self.trainable,
         })
     }
 

@@ -7,7 +7,7 @@ use ndarray_rand::rand::RngCore;
 
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::layers::layer::{Layer, Mode, ParamMut, ParamRef, Params};
+use crate::layers::layer::{visit_uniform, Layer, Mode, ParamMut, ParamRef, Params};
 use crate::layers::recurrent::cell::Cell;
 use crate::layers::recurrent::core::Recurrent;
 use crate::layers::recurrent::dynamic::RecurrentLayer;
@@ -27,6 +27,10 @@ impl<F: Float, C: Cell<F>> Params<F> for Recurrent<F, C> {
         for ((s, v), g) in self.specs.iter().zip(self.params.iter_mut()).zip(self.grads.iter_mut()) {
             f(ParamMut { name: &s.name, value: v.view_mut(), grad: g.view_mut() });
         }
+    }
+
+    fn visit_trainable(&self, f: &mut dyn FnMut(bool)) {
+        visit_uniform(self, self.trainable, f);
     }
 }
 
@@ -99,6 +103,15 @@ impl<F: Float, C: Cell<F>> Layer<F> for Recurrent<F, C> {
 
     fn has_cache(&self) -> bool {
         self.ws.valid
+    }
+
+    fn trainable(&self) -> bool {
+        self.trainable
+    }
+
+    fn set_trainable(&mut self, trainable: bool) -> Result<()> {
+        self.trainable = trainable;
+        Ok(())
     }
 
     fn reseed(&mut self, seed: u64) {
