@@ -58,6 +58,11 @@ pub struct ModelOutput<F> {
 ///         self.a.visit_params_mut(f);
 ///         self.b.visit_params_mut(f);
 ///     }
+///     // Passed on like the parameters, so a layer frozen inside a part stays frozen.
+///     fn visit_trainable(&self, f: &mut dyn FnMut(bool)) {
+///         self.a.visit_trainable(f);
+///         self.b.visit_trainable(f);
+///     }
 /// }
 ///
 /// impl Model<f64> for Average {
