@@ -75,6 +75,12 @@ pub trait Schedule: fmt::Debug + Send {
         false
     }
 
+    /// The most steps the schedule can take, if it has an end ([`OneCycleLR`]'s
+    /// `total_steps`); `fit` checks the run fits before the first batch.
+    fn max_steps(&self) -> Option<u64> {
+        None
+    }
+
     /// Steps taken since [`Schedule::begin`] (PyTorch's `last_epoch`); `None` before it.
     fn steps(&self) -> Option<u64>;
 
@@ -584,6 +590,10 @@ impl Schedule for OneCycleLR {
 
     fn unit(&self) -> StepUnit {
         StepUnit::Batch
+    }
+
+    fn max_steps(&self) -> Option<u64> {
+        Some(self.total_steps)
     }
 
     fn begin(&mut self, base_lr: f64) -> Result<f64> {
