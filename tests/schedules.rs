@@ -36,7 +36,8 @@ fn schedule(case: &Value) -> Box<dyn Schedule> {
         "ExponentialLR" => Box::new(ExponentialLR::new(num(p, "gamma")).unwrap()),
         "CosineAnnealingLR" => {
             let s = CosineAnnealingLR::new(int(p, "t_max"), num(p, "eta_min")).unwrap();
-            let s = if int(p, "warmup") > 0 { s.with_warmup(int(p, "warmup"), num(p, "start_factor")).unwrap() } else { s };
+            let s =
+                if int(p, "warmup") > 0 { s.with_warmup(int(p, "warmup"), num(p, "start_factor")).unwrap() } else { s };
             Box::new(s)
         }
         "OneCycleLR" => Box::new(

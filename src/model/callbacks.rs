@@ -3,24 +3,6 @@
 //! optimiser's learning rate, stopping, the history so far), and the callbacks of the crate:
 //! [`EarlyStopping`], [`LearningRateScheduler`], [`ModelCheckpoint`] (with [`Checkpoint`] and
 //! [`ResumeState`] to resume from its files) and [`HistoryLogger`].
-//!
-//! # When each hook runs
-//! ```text
-//! validate(logged names)                       before anything is trained
-//! on_train_begin(model)
-//! for each epoch:
-//!     on_epoch_begin(epoch, ctx)
-//!     for each batch:
-//!         on_batch_begin(batch, ctx)           before the batch's forward pass
-//!         (forward, loss, backward, one optimiser step)
-//!         on_batch_end(batch logs, ctx)        a stop requested here ends the epoch after this batch
-//!     (validation)
-//!     on_epoch_end_with(epoch logs, ctx)       calls on_epoch_end(logs, model) unless overridden
-//!     (the epoch goes into the History)
-//!     on_epoch_closed(epoch logs, ctx)         every callback's epoch end has run: checkpoints write here
-//! on_train_end(model)                          also after a stop; EarlyStopping restores weights here
-//! ```
-//! Every callback sees every hook, in the order they were added.
 
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
@@ -83,6 +65,9 @@ pub struct BatchLogs<F> {
     pub loss: F,
 }
 
+/// A callback as `fit` holds it.
+pub(crate) type Boxed<F> = Box<dyn Callback<F>>;
+
 /// What a run is: fixed for the whole of one `fit` call.
 #[derive(Debug, Clone)]
 pub(crate) struct RunInfo {
@@ -104,7 +89,7 @@ pub struct TrainingContext<'a, F: Float> {
     pub(crate) history: &'a History<F>,
     pub(crate) stop: &'a mut bool,
     /// The other callbacks (those before and after the one called), for checkpoints.
-    pub(crate) others: (&'a [Box<dyn Callback<F>>], &'a [Box<dyn Callback<F>>]),
+    pub(crate) others: (&'a [Boxed<F>], &'a [Boxed<F>]),
 }
 
 impl<F: Float> TrainingContext<'_, F> {
@@ -229,8 +214,28 @@ pub struct ResumeState<F> {
     pub callbacks: Vec<CallbackState>,
 }
 
-/// Hooks called by `fit` ([`Sequential::fit`], [`crate::model::ModelExt::fit`]); see the
-/// [module docs](self) for when each runs. Every hook has a default that does nothing, so a
+/// Hooks called by `fit` ([`Sequential::fit`], [`crate::model::ModelExt::fit`]), Keras's
+/// `keras.callbacks.Callback` with types.
+///
+/// # When each hook runs
+/// ```text
+/// validate(logged names)                       before anything is trained
+/// on_train_begin(model)
+/// for each epoch:
+///     on_epoch_begin(epoch, ctx)
+///     for each batch:
+///         on_batch_begin(batch, ctx)           before the batch's forward pass
+///         (forward, loss, backward, one optimiser step)
+///         on_batch_end(batch logs, ctx)        a stop requested here ends the epoch after this batch
+///     (validation)
+///     on_epoch_end_with(epoch logs, ctx)       calls on_epoch_end(logs, model) unless overridden
+///     (the epoch goes into the History)
+///     on_epoch_closed(epoch logs, ctx)         every callback's epoch end has run: checkpoints write here
+/// on_train_end(model)                          also after a stop; EarlyStopping restores weights here
+/// ```
+/// Every callback sees every hook, in the order they were added.
+///
+/// Every hook has a default that does nothing, so a
 /// callback implements only what it needs. The older hooks take the model as a
 /// `&mut dyn Model` (reach a concrete type with
 /// [`downcast_mut`](trait.Model.html#method.downcast_mut)); the newer ones a
@@ -729,12 +734,13 @@ impl<F: Float> Callback<F> for LearningRateScheduler {
 
     fn on_epoch_end_with(&mut self, logs: &EpochLogs<F>, ctx: &mut TrainingContext<'_, F>) -> Result<()> {
         if self.schedule.takes_metric() {
-            let name = self.monitor.clone().unwrap_or_else(|| {
-                if logs.val_loss.is_some() { "val_loss" } else { "loss" }.to_string()
-            });
-            let value = logs.get(&name).ok_or_else(|| {
-                Error::config("LearningRateScheduler monitor", "a quantity the epoch logged", &name)
-            })?;
+            let name = self
+                .monitor
+                .clone()
+                .unwrap_or_else(|| if logs.val_loss.is_some() { "val_loss" } else { "loss" }.to_string());
+            let value = logs
+                .get(&name)
+                .ok_or_else(|| Error::config("LearningRateScheduler monitor", "a quantity the epoch logged", &name))?;
             self.advance(Some(value.to_f64_exact()), ctx)?;
         }
         Ok(())
@@ -891,9 +897,10 @@ impl<F: Float, O: Optimizer<F> + Serialize + DeserializeOwned> Callback<F> for M
     fn on_epoch_closed(&mut self, logs: &EpochLogs<F>, ctx: &mut TrainingContext<'_, F>) -> Result<()> {
         let mut best = self.best;
         if self.best_only {
-            let name = self.monitor.clone().unwrap_or_else(|| {
-                if logs.val_loss.is_some() { "val_loss" } else { "loss" }.to_string()
-            });
+            let name = self
+                .monitor
+                .clone()
+                .unwrap_or_else(|| if logs.val_loss.is_some() { "val_loss" } else { "loss" }.to_string());
             let value = logs
                 .get(&name)
                 .ok_or_else(|| Error::config("ModelCheckpoint monitor", "a quantity the epoch logged", &name))?

@@ -16,9 +16,9 @@ use crate::layers::{Mode, Params};
 use crate::limits::{try_with_capacity, try_zeros};
 use crate::loss::Loss;
 use crate::metrics::Metric;
+use crate::model::callbacks::{BatchLogs, Callback, ResumeState, RunInfo, TrainingContext};
 use crate::model::sequential::Named;
 use crate::model::traits::{masked_loss, masked_positions, positions, Model, ModelOutput};
-use crate::model::callbacks::{BatchLogs, Callback, ResumeState, RunInfo, TrainingContext};
 use crate::model::Sequential;
 use crate::optim::Optimizer;
 use crate::random::mix;
@@ -311,7 +311,6 @@ impl<F: Float> fmt::Display for History<F> {
         Ok(())
     }
 }
-
 
 /// Copies values into a buffer of the same parameters, reusing its storage.
 fn snapshot_into<F: Float>(model: &dyn Params<F>, buf: &mut Vec<ArrayD<F>>) -> Result<()> {
@@ -675,7 +674,7 @@ impl<F: Float> Sequential<F> {
     /// values, shapes through every layer, each named: `fit input x`, `fit targets y`,
     /// `validation x`, `validation y`); the optimiser ([`Optimizer::validate`]: its
     /// settings, and state made for other parameters); the callbacks
-    /// ([`Callback::validate`], e.g. an [`EarlyStopping`] `min_delta` or `monitor`); the
+    /// ([`Callback::validate`], e.g. an [`crate::EarlyStopping`] `min_delta` or `monitor`); the
     /// loss and the metrics against every target ([`Loss::check_target`], and each metric
     /// on the targets' shape and labels), and against the model's predictions for the first
     /// batch of each set. Such an error leaves the weights, the optimiser's state and a

@@ -303,7 +303,7 @@ impl Schedule for StepLR {
     fn advance(&mut self, _metric: Option<f64>) -> Result<f64> {
         self.track.check_started(self.name())?;
         let t = self.track.t + 1;
-        if t % self.step_size == 0 {
+        if t.is_multiple_of(self.step_size) {
             self.track.lr *= self.gamma;
         }
         self.track.t = t;
@@ -445,8 +445,7 @@ impl Schedule for CosineAnnealingLR {
             if (e - 1 - tm).rem_euclid(2 * tm) == 0 {
                 lr + (base - eta) * (1.0 - (PI / tm as f64).cos()) / 2.0
             } else {
-                (1.0 + (PI * e as f64 / tm as f64).cos()) / (1.0 + (PI * (e - 1) as f64 / tm as f64).cos())
-                    * (lr - eta)
+                (1.0 + (PI * e as f64 / tm as f64).cos()) / (1.0 + (PI * (e - 1) as f64 / tm as f64).cos()) * (lr - eta)
                     + eta
             }
         };
