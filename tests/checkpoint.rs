@@ -14,7 +14,7 @@ use recurrent::model::{
     BatchLogs, Callback, Checkpoint, Direction, EpochLogs, HistoryLogger, LearningRateScheduler, ModelCheckpoint,
     TrainingContext,
 };
-use recurrent::optim::{CosineAnnealingLR, OneCycleLR, ReduceLROnPlateau, Schedule, ScheduleExt, StepLR};
+use recurrent::optim::{CosineAnnealingLR, OneCycleLR, PlateauMode, ReduceLROnPlateau, Schedule, ScheduleExt, StepLR};
 use recurrent::prelude::*;
 
 fn dir(name: &str) -> PathBuf {
@@ -46,16 +46,54 @@ const BATCH: usize = 8;
 /// stopping (patient enough not to stop, so it carries state across the resume), a checkpoint
 /// every epoch.
 fn config(epochs: usize, path: &std::path::Path) -> FitConfig<f64> {
+    config_with(
+        epochs,
+        path,
+        LearningRateScheduler::new(
+            CosineAnnealingLR::new(EPOCHS as u64 - 2, 1e-4).unwrap().with_warmup(2, 0.2).unwrap(),
+        ),
+    )
+}
+
+fn config_with(epochs: usize, path: &std::path::Path, schedule: LearningRateScheduler) -> FitConfig<f64> {
     FitConfig::new(epochs, BATCH)
         .with_seed(5)
         .with_validation_split(0.2)
         .with_metrics(vec![Metric::Mae])
-        .with_callback(LearningRateScheduler::new(
-            CosineAnnealingLR::new(EPOCHS as u64 - 2, 1e-4).unwrap().with_warmup(2, 0.2).unwrap(),
-        ))
+        .with_callback(schedule)
         .with_callback(EarlyStopping::new(50).restore_best_weights(true))
         .with_callback(ModelCheckpoint::<Adam<f64>>::new(path))
         .quiet()
+}
+
+/// The same with schedules stepped per batch (one-cycle) and on a plateau (validation MAE
+/// taken as higher-is-better with patience 0, so it reduces after every epoch but the
+/// first): each resumes at the same step.
+#[test]
+fn resuming_continues_batch_and_plateau_schedules() {
+    let (x, y) = series();
+    let d = dir("resume_schedules");
+    let schedules: [fn() -> LearningRateScheduler; 2] = [
+        || LearningRateScheduler::new(OneCycleLR::new(0.05, (EPOCHS * 6) as u64).unwrap()),
+        || {
+            LearningRateScheduler::new(ReduceLROnPlateau::new().mode(PlateauMode::Max).factor(0.7).unwrap().patience(0))
+                .monitor("val_mae")
+        },
+    ];
+    for make in schedules {
+        let (a, b) = (d.join("a.json"), d.join("b.json"));
+        let mut straight = dropout_model();
+        let mut adam = Adam::new(0.02);
+        let h = straight.fit(&x, &y, &Mse, &mut adam, config_with(EPOCHS, &a, make())).unwrap();
+        dropout_model().fit(&x, &y, &Mse, &mut Adam::new(0.02), config_with(4, &b, make())).unwrap();
+        let Checkpoint { mut model, mut optimizer, resume } = Checkpoint::<f64, Adam<f64>>::load(&b).unwrap();
+        let h2 = model.fit(&x, &y, &Mse, &mut optimizer, config_with(EPOCHS, &b, make()).with_resume(resume)).unwrap();
+        assert_eq!(h2, h);
+        assert_eq!(optimizer, adam, "the same final rate and moments");
+        assert_eq!(model_file::to_vec(&*model).unwrap(), json::to_vec(&straight).unwrap());
+        assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+        assert!(adam.learning_rate < 0.01, "the schedule lowered the rate: {}", adam.learning_rate);
+    }
 }
 
 #[test]
@@ -233,7 +271,7 @@ fn schedules_in_fit_train_at_the_rates_of_the_hand_written_loop() {
     // On a plateau: "loss" taken as higher-is-better never improves after epoch 1, so with
     // patience 1 the rate halves after epochs 3 and 5 (the step after epoch 2 counts one bad
     // epoch, after 3 two > patience).
-    let plateau = || ReduceLROnPlateau::new().mode(recurrent::optim::PlateauMode::Max).factor(0.5).unwrap().patience(1);
+    let plateau = || ReduceLROnPlateau::new().mode(PlateauMode::Max).factor(0.5).unwrap().patience(1);
     let (epochs, _) = rates_of(plateau(), 6, Some("loss"));
     assert_eq!(epochs, [0.1, 0.1, 0.1, 0.05, 0.05, 0.025]);
     let bad = LearningRateScheduler::new(plateau()).monitor("accuracy");

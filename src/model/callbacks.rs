@@ -127,7 +127,7 @@ impl<F: Float> TrainingContext<'_, F> {
         *self.stop
     }
 
-    /// The current epoch, counted from 1 (0 before the first).
+    /// The current epoch, counted from 1.
     pub fn epoch(&self) -> usize {
         self.epoch
     }

@@ -691,7 +691,8 @@ impl<F: Float> Sequential<F> {
     /// # Errors
     /// [`Error::InvalidConfig`] for zero epochs or batch size, a validation split outside
     /// (0, 1) or leaving no sample on either side, shuffling a stateful model, batches of
-    /// different sizes for a stateful model, or a callback's setting;
+    /// different sizes for a stateful model, a callback's setting, or a resume state that does
+    /// not fit the run ([`FitConfig::with_resume`]);
     /// [`Error::ShapeMismatch`] if `x` and `y` (or the validation data) disagree on the
     /// number of samples or do not fit the model, the loss or a metric; [`Error::NonFinite`]
     /// and [`Error::OutOfRange`] for bad values in the data; [`Error::Diverged`]; any error
@@ -829,7 +830,7 @@ fn fit<F: Float>(
             for i in 0..callbacks.len() {
                 let was = stop;
                 let (before, rest) = callbacks.split_at_mut(i);
-                let ($cb, after) = rest.split_first_mut().expect("i < len");
+                let Some(($cb, after)) = rest.split_first_mut() else { continue };
                 let mut $ctx = TrainingContext {
                     model: &mut *model,
                     optimizer: &mut *optimizer,
