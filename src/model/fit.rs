@@ -61,7 +61,10 @@ pub struct FitConfig<F: Float> {
     /// Shuffle the training samples before each epoch (with the seeded generator). Default
     /// on; must be off for a stateful model.
     pub shuffle: bool,
-    /// Seed of the shuffling generator: the same seed gives the same run, bit for bit.
+    /// Seed of the run's randomness: the same seed gives the same run, bit for bit. Epoch
+    /// `k` shuffles with a generator seeded from `(seed, k)` and, before it, reseeds the
+    /// model's dropout ([`Model::reseed`]) from `(seed, k)`, so no epoch's draws depend on the
+    /// epochs before it (what resuming from a checkpoint relies on).
     pub seed: u64,
     /// Validation data (default none).
     pub validation: Validation<F>,
