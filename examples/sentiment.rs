@@ -1,7 +1,8 @@
 //! Sentiment of short reviews, many-to-one classification: word ids → `Embedding` (id 0 is
 //! padding, masked) → GRU (last state) → Dense(1, sigmoid), trained with the log loss
-//! (`BinaryCrossEntropy`), Adam, a validation set and early stopping that restores the best
-//! epoch's weights.
+//! (`BinaryCrossEntropy`), Adam with a learning-rate schedule (`ReduceLROnPlateau` on the
+//! validation loss), a validation set, early stopping that restores the best epoch's weights,
+//! and a checkpoint of the best epoch (`ModelCheckpoint`).
 //!
 //! The data is `examples/data/sentiment.tsv` (360 labelled sentences, see its README). The last
 //! 20% of the file (72 sentences) is the test part: it is never trained on, never validated
@@ -12,7 +13,11 @@
 //! Training runs twice, as one does when data is scarce:
 //! 1. the first 80% is split again, its last 20% (58 sentences) the validation set; the
 //!    vocabulary comes from the training set alone, `fit` watches the validation accuracy and
-//!    early stopping restores the best epoch's weights. That picks the number of epochs;
+//!    early stopping restores the best epoch's weights (`History::restored_epoch` says which;
+//!    the best-only checkpoint holds the same weights, which the example checks). That picks
+//!    the number of epochs. The learning rate halves when the validation loss has not
+//!    improved for more than 4 epochs (the full run: after epochs 8 and 13, both after the
+//!    best epoch, so run 2 below trains at the rate run 1 used up to it, without a schedule);
 //! 2. the final model (same architecture and seed) trains on training + validation (288
 //!    sentences, vocabulary from both) for that many epochs, and is the one tested.
 //!
@@ -39,6 +44,12 @@
 //! whose sentiment words are unknown: 23% of the test part's words never occur twice in the
 //! 288 sentences before it.
 //!
+//! Since `fit` draws each epoch's shuffled order from (seed, epoch) (so that a run resumed
+//! from a checkpoint continues bit for bit), seed 7 gives other batches than it did then: the
+//! full run now stops after epoch 15, restores epoch 7 (val_accuracy 0.845) and prints test
+//! accuracy 0.764, precision 0.769, recall 0.789, F1 0.779 (confusion matrix 25 9 / 8 30);
+//! run 1's model alone 0.778. The ten-seed figures above were not measured again.
+//!
 //! ```sh
 //! cargo run --release --example sentiment                       # full run (a few seconds)
 //! cargo run --release --example sentiment -- --quick            # small budget, used by the tests
@@ -51,8 +62,10 @@ mod plot;
 use std::collections::BTreeMap;
 
 use ndarray::{Array2, Ix2};
+use recurrent::io::json;
 use recurrent::metrics::{binary_accuracy, Average, ConfusionMatrix, ZeroDivision};
-use recurrent::model::{Callback, Control, EpochLogs, Model};
+use recurrent::model::{Callback, Checkpoint, Control, EpochLogs, LearningRateScheduler, Model, ModelCheckpoint};
+use recurrent::optim::ReduceLROnPlateau;
 use recurrent::prelude::*;
 use recurrent::{Padding, Truncating};
 
@@ -82,15 +95,26 @@ struct Settings {
     batch: usize,
     epochs: usize,
     patience: usize,
+    /// Epochs without a better validation loss before the learning rate halves.
+    lr_patience: u64,
 }
 
 impl Settings {
     fn full() -> Self {
-        Settings { min_count: 2, dim: 16, units: 16, learning_rate: 0.01, batch: 32, epochs: 100, patience: 8 }
+        Settings {
+            min_count: 2,
+            dim: 16,
+            units: 16,
+            learning_rate: 0.01,
+            batch: 32,
+            epochs: 100,
+            patience: 8,
+            lr_patience: 4,
+        }
     }
 
     fn quick() -> Self {
-        Settings { epochs: 6, patience: 3, ..Settings::full() }
+        Settings { epochs: 6, patience: 3, lr_patience: 1, ..Settings::full() }
     }
 }
 
@@ -263,29 +287,47 @@ fn main() -> BoxResult<()> {
     let mut model = build(vocab.size(), &settings, &mut StdRng::seed_from_u64(SEED))?;
     println!("{}", model.summary());
     println!(
-        "training: Adam lr {}, batch {}, up to {} epochs, early stopping on val_accuracy (patience {}, best weights restored)",
-        settings.learning_rate, settings.batch, settings.epochs, settings.patience
+        "training: Adam lr {} (ReduceLROnPlateau on val_loss: factor 0.5, patience {}), batch {}, up to {} epochs, \
+         early stopping on val_accuracy (patience {}, best weights restored), the best epoch checkpointed",
+        settings.learning_rate, settings.lr_patience, settings.batch, settings.epochs, settings.patience
     );
+    let checkpoint = plot::plot_dir().join("sentiment_best.json");
+    let plateau = ReduceLROnPlateau::new().factor(0.5)?.patience(settings.lr_patience);
     let config = FitConfig::new(settings.epochs, settings.batch)
         .with_validation_data(x_val.clone(), y_val.clone())
         .with_metrics(vec![Metric::Accuracy])
         .with_seed(SEED)
         .with_callback(PrintEpochs)
+        .with_callback(LearningRateScheduler::new(plateau).monitor("val_loss"))
         .with_callback(EarlyStopping::new(settings.patience).monitor("val_accuracy").restore_best_weights(true))
+        .with_callback(ModelCheckpoint::<Adam<f64>>::new(&checkpoint).best_only(true).monitor("val_accuracy"))
         .quiet();
-    let search = model.fit(&x_train, &y_train, &loss, &mut Adam::new(settings.learning_rate), config)?;
-    let val_accuracy = search.get("val_accuracy").unwrap_or_default();
-    // EarlyStopping's rule: the first epoch that no later epoch beats.
-    let best = (0..val_accuracy.len()).fold(0, |b, k| if val_accuracy[k] > val_accuracy[b] { k } else { b });
-    let best_epochs = best + 1;
+    let mut adam = Adam::new(settings.learning_rate);
+    let search = model.fit(&x_train, &y_train, &loss, &mut adam, config)?;
+    println!("{search}");
+    println!("learning rate at the end: {}", adam.learning_rate);
     match search.stopped_epoch {
         Some(e) => println!("early stop after epoch {e}"),
         None => println!("ran all {} epochs", search.epochs.len()),
     }
+    // The epoch whose weights early stopping gave back: the first that no later epoch beats.
+    let best_epochs = search.restored_epoch.ok_or("early stopping restored no epoch")?;
+    let best = best_epochs - 1;
+    let val_accuracy = search.get("val_accuracy").unwrap_or_default();
     println!(
-        "best epoch: {best_epochs} (val_accuracy {:.4}, val_loss {:.4}); its weights restored",
+        "best epoch: {best_epochs} (val_accuracy {:.4}, val_loss {:.4}); early stopping restored its weights",
         val_accuracy[best],
         search.val_loss()[best]
+    );
+    // The checkpoint of the best epoch holds the same weights as the restored model.
+    let saved = Checkpoint::<f64, Adam<f64>>::load(&checkpoint)?;
+    let same =
+        saved.model.downcast_ref::<Sequential<f64>>().map(json::to_vec).transpose()? == Some(json::to_vec(&model)?);
+    println!(
+        "checkpoint {}: epoch {}, the restored weights: {}",
+        checkpoint.display(),
+        saved.resume.epoch,
+        if same { "yes" } else { "NO" }
     );
 
     // Run 2: the same model and seed trained on training + validation for that many epochs,

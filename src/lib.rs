@@ -143,8 +143,14 @@ pub mod prelude {
     };
     pub use crate::loss::{BinaryCrossEntropy, CategoricalCrossEntropy, Loss, Mae, Mse, SparseCategoricalCrossEntropy};
     pub use crate::metrics::Metric;
-    pub use crate::model::{Decoding, EarlyStopping, EncoderDecoder, FitConfig, History, Model, ModelExt, Sequential};
-    pub use crate::optim::{Adam, AdamW, EpsilonPlacement, GradientClip, Optimizer, RmsProp, Sgd};
+    pub use crate::model::{
+        Decoding, EarlyStopping, EncoderDecoder, FitConfig, History, LearningRateScheduler, Model, ModelCheckpoint,
+        ModelExt, Sequential,
+    };
+    pub use crate::optim::{
+        Adam, AdamW, CosineAnnealingLR, EpsilonPlacement, ExponentialLR, GradientClip, OneCycleLR, Optimizer,
+        ReduceLROnPlateau, RmsProp, Schedule, ScheduleExt, Sgd, StepLR,
+    };
     pub use ndarray_rand::rand::rngs::StdRng;
     pub use ndarray_rand::rand::SeedableRng;
 }

@@ -17,7 +17,7 @@
 //! `docs/interop.md` gives the file format and the PyTorch mapping table.
 
 mod context;
-mod file;
+pub(crate) mod file;
 pub mod json;
 pub mod model_file;
 #[cfg(feature = "onnx")]

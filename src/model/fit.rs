@@ -1,6 +1,6 @@
 //! Keras-style training: `fit` (for every [`Model`], through [`ModelExt`]; a method of
 //! [`Sequential`] too) with epochs, mini-batches, seeded shuffling, validation, metrics,
-//! callbacks ([`EarlyStopping`]) and a progress bar.
+//! callbacks (see [`crate::model::Callback`]), resuming from a checkpoint, and a progress bar.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -9,6 +9,7 @@ use ndarray::{Array, Array2, ArrayD, ArrayViewD, AsArray, Axis, Dimension, IxDyn
 use ndarray_rand::rand::rngs::StdRng;
 use ndarray_rand::rand::seq::SliceRandom;
 use ndarray_rand::rand::SeedableRng;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::float::Float;
@@ -16,11 +17,13 @@ use crate::layers::{Mode, Params};
 use crate::limits::{try_with_capacity, try_zeros};
 use crate::loss::Loss;
 use crate::metrics::Metric;
+use crate::model::callbacks::{BatchLogs, Callback, ResumeState, RunInfo, TrainingContext};
 use crate::model::sequential::Named;
 use crate::model::traits::{masked_loss, masked_positions, positions, Model, ModelOutput};
 use crate::model::weights::{fit_weights, weighted_loss};
 use crate::model::Sequential;
 use crate::optim::Optimizer;
+use crate::random::mix;
 use crate::shape::{check_finite, fmt_shape};
 
 /// Where validation data comes from.
@@ -60,7 +63,10 @@ pub struct FitConfig<F: Float> {
     /// Shuffle the training samples before each epoch (with the seeded generator). Default
     /// on; must be off for a stateful model.
     pub shuffle: bool,
-    /// Seed of the shuffling generator: the same seed gives the same run, bit for bit.
+    /// Seed of the run's randomness: the same seed gives the same run, bit for bit. Epoch
+    /// `k` shuffles with a generator seeded from `(seed, k)` and, before it, reseeds the
+    /// model's dropout ([`Model::reseed`]) from `(seed, k)`, so no epoch's draws depend on the
+    /// epochs before it (what resuming from a checkpoint relies on).
     pub seed: u64,
     /// Validation data (default none).
     pub validation: Validation<F>,
@@ -82,6 +88,9 @@ pub struct FitConfig<F: Float> {
     /// the label of class-index targets, 0 or 1 for binary targets of one unit); classes left
     /// out weigh 1. Not used for validation. Not together with `sample_weight`. Default none.
     pub class_weight: Option<BTreeMap<usize, F>>,
+    /// Where to go on from (Keras's `initial_epoch`, with everything else a checkpoint keeps):
+    /// see [`FitConfig::with_resume`].
+    pub resume: Option<ResumeState<F>>,
 }
 
 impl<F: Float> fmt::Debug for FitConfig<F> {
@@ -115,6 +124,7 @@ impl<F: Float> FitConfig<F> {
             progress: true,
             sample_weight: None,
             class_weight: None,
+            resume: None,
         }
     }
 
@@ -181,6 +191,24 @@ impl<F: Float> FitConfig<F> {
         self
     }
 
+    /// Goes on from a checkpoint ([`crate::model::Checkpoint::load`], written by
+    /// [`crate::model::ModelCheckpoint`]) instead of from epoch 1: training runs epochs
+    /// `state.epoch + 1 ..= epochs`, with the state's seed, its [`History`] continued and each
+    /// callback's saved state given back ([`Callback::load_state`]). Given the checkpoint's
+    /// model and optimiser, the same data and callbacks of the same kinds in the same order,
+    /// the run ends with the weights and the [`History`] an uninterrupted run gets, bit for
+    /// bit: each epoch's shuffled order and dropout masks depend only on `(seed, epoch)`.
+    ///
+    /// A stateful model's carried states are not part of a checkpoint.
+    ///
+    /// `fit` refuses, before training ([`Error::InvalidConfig`]): a state whose epoch is not
+    /// below `epochs`, whose run stopped early, whose batch size or number of training
+    /// samples differ from this run's, or whose callbacks differ in number or names.
+    pub fn with_resume(mut self, state: ResumeState<F>) -> Self {
+        self.resume = Some(state);
+        self
+    }
+
     /// No progress bar and no epoch lines.
     pub fn quiet(mut self) -> Self {
         self.progress = false;
@@ -189,7 +217,8 @@ impl<F: Float> FitConfig<F> {
 }
 
 /// What one epoch measured.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "F: Float")]
 pub struct EpochLogs<F> {
     /// The epoch, counted from 1.
     pub epoch: usize,
@@ -236,13 +265,24 @@ impl<F: Float> fmt::Display for EpochLogs<F> {
     }
 }
 
-/// The record of a [`Sequential::fit`] run (Keras's `History`).
-#[derive(Debug, Clone, PartialEq)]
+/// The record of a [`Sequential::fit`] run (Keras's `History`). Its `Display` is a short
+/// summary: epochs run, why it ended, the weights it ended with, the last epoch and the best
+/// monitored value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "F: Float")]
 pub struct History<F> {
-    /// One entry per epoch that ran.
+    /// One entry per epoch that ran (after a resume: those before it too).
     pub epochs: Vec<EpochLogs<F>>,
     /// The epoch (from 1) after which a callback stopped training, if one did.
     pub stopped_epoch: Option<usize>,
+    /// The callback that stopped it ([`Callback::name`], e.g. `"EarlyStopping"`).
+    #[serde(default)]
+    pub stopped_by: Option<String>,
+    /// The epoch whose weights the model ended with, when a callback restored them
+    /// ([`crate::EarlyStopping::restore_best_weights`]); `None` when the model ends with the
+    /// last epoch's weights.
+    #[serde(default)]
+    pub restored_epoch: Option<usize>,
 }
 
 impl<F: Float> History<F> {
@@ -261,239 +301,62 @@ impl<F: Float> History<F> {
     pub fn get(&self, name: &str) -> Option<Vec<F>> {
         self.epochs.iter().map(|e| e.get(name)).collect()
     }
-}
 
-/// Whether training goes on after a callback.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Control {
-    /// Go on to the next epoch.
-    Continue,
-    /// Stop after this epoch.
-    Stop,
-}
-
-/// Hooks called by `fit` ([`Sequential::fit`], [`ModelExt::fit`]), given the model being
-/// trained as a `&mut dyn Model` (reach a concrete type with
-/// [`downcast_mut`](trait.Model.html#method.downcast_mut)).
-pub trait Callback<F: Float> {
-    /// Called by `fit` before anything is trained, with the names each epoch will log
-    /// (`"loss"`, the metrics' names, and with validation `"val_loss"` and `"val_"` followed
-    /// by each metric's name): return an error for a setting that cannot work, so that it
-    /// fails before the first step rather than after the first epoch. The default accepts
-    /// everything.
-    ///
-    /// # Errors
-    /// Any error stops `fit` before training and is returned by it.
-    fn validate(&self, logged: &[String]) -> Result<()> {
-        let _ = logged;
-        Ok(())
-    }
-
-    /// Before the first epoch.
-    ///
-    /// # Errors
-    /// Any error stops training and is returned by `fit`.
-    fn on_train_begin(&mut self, model: &mut dyn Model<F>) -> Result<()> {
-        let _ = model;
-        Ok(())
-    }
-
-    /// After each epoch, with what it measured; return [`Control::Stop`] to end training.
-    ///
-    /// # Errors
-    /// Any error stops training and is returned by `fit`.
-    fn on_epoch_end(&mut self, logs: &EpochLogs<F>, model: &mut dyn Model<F>) -> Result<Control>;
-
-    /// After the last epoch (also after an early stop).
-    ///
-    /// # Errors
-    /// Any error is returned by `fit`.
-    fn on_train_end(&mut self, model: &mut dyn Model<F>) -> Result<()> {
-        let _ = model;
-        Ok(())
-    }
-}
-
-/// Whether a monitored quantity should go down or up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// Lower is better (losses, errors).
-    Min,
-    /// Higher is better (accuracy, F1, R²).
-    Max,
-}
-
-/// Stops training when a monitored quantity has stopped improving (Keras's
-/// `EarlyStopping`).
-///
-/// An epoch improves on the best so far when it beats it by more than `min_delta` (taken as
-/// `|min_delta|`, as Keras does; NaN and infinities are refused before training). After
-/// `patience` epochs in a row without improvement, training stops. With
-/// `restore_best_weights`, the model ends with the weights of the best epoch (whether or not
-/// training stopped early).
-///
-/// The monitored quantity defaults to `"val_loss"`, falling back to `"loss"` when there is
-/// no validation data; its direction is [`Direction::Min`] for names containing `loss` or
-/// `error` (`mse`, `mae`, `rmse`) and [`Direction::Max`] otherwise.
-#[derive(Debug, Clone)]
-pub struct EarlyStopping<F> {
-    monitor: Option<String>,
-    direction: Option<Direction>,
-    patience: usize,
-    min_delta: f64,
-    restore_best: bool,
-    best: Option<F>,
-    best_epoch: Option<usize>,
-    wait: usize,
-    best_weights: Vec<ArrayD<F>>,
-    stopped_epoch: Option<usize>,
-}
-
-impl<F: Float> EarlyStopping<F> {
-    /// Stops after `patience` epochs without improvement of the validation loss.
-    pub fn new(patience: usize) -> Self {
-        EarlyStopping {
-            monitor: None,
-            direction: None,
-            patience,
-            min_delta: 0.0,
-            restore_best: false,
-            best: None,
-            best_epoch: None,
-            wait: 0,
-            best_weights: Vec::new(),
-            stopped_epoch: None,
-        }
-    }
-
-    /// Monitors another logged quantity (`"loss"`, `"accuracy"`, `"val_f1"`...).
-    pub fn monitor(mut self, name: impl Into<String>) -> Self {
-        self.monitor = Some(name.into());
-        self
-    }
-
-    /// Sets whether lower or higher is better (default: from the name).
-    pub fn direction(mut self, direction: Direction) -> Self {
-        self.direction = Some(direction);
-        self
-    }
-
-    /// The smallest change that counts as an improvement (default 0); a negative value
-    /// counts as its absolute value, as in Keras.
-    ///
-    /// The value must be finite: [`Sequential::fit`] refuses NaN or an infinity before it
-    /// trains ([`Callback::validate`], [`Error::InvalidConfig`] naming `EarlyStopping
-    /// min_delta`), since no change would ever count as an improvement and training would
-    /// stop after `patience` epochs, with the first epoch's weights if they are restored.
-    pub fn min_delta(mut self, min_delta: f64) -> Self {
-        self.min_delta = min_delta;
-        self
-    }
-
-    /// Whether to end with the best epoch's weights (default false).
-    pub fn restore_best_weights(mut self, on: bool) -> Self {
-        self.restore_best = on;
-        self
-    }
-
-    /// The epoch (from 1) with the best monitored value so far.
-    pub fn best_epoch(&self) -> Option<usize> {
-        self.best_epoch
-    }
-
-    /// The epoch after which training was stopped, if it was.
-    pub fn stopped_epoch(&self) -> Option<usize> {
-        self.stopped_epoch
-    }
-}
-
-impl<F: Float> Callback<F> for EarlyStopping<F> {
-    /// Refuses a `min_delta` that is NaN or infinite, and a `monitor` that no epoch will log.
-    fn validate(&self, logged: &[String]) -> Result<()> {
-        if !self.min_delta.is_finite() {
-            return Err(Error::config("EarlyStopping min_delta", "a finite number", self.min_delta));
-        }
-        if let Some(name) = &self.monitor {
-            if !logged.contains(name) {
-                return Err(Error::config("EarlyStopping monitor", format!("one of {}", logged.join(", ")), name));
+    /// The epoch (from 1) with the best value of a logged quantity, and the value (lowest
+    /// for losses and errors, highest otherwise: [`crate::model::Direction::of`]; the first
+    /// of equals). `None` if it was not logged.
+    pub fn best(&self, name: &str) -> Option<(usize, F)> {
+        let values = self.get(name)?;
+        let min = crate::model::Direction::of(name) == crate::model::Direction::Min;
+        let mut best: Option<(usize, F)> = None;
+        for (e, v) in self.epochs.iter().zip(values) {
+            let better = match best {
+                None => true,
+                Some((_, b)) => (min && v < b) || (!min && v > b),
+            };
+            if better {
+                best = Some((e.epoch, v));
             }
         }
-        Ok(())
+        best
     }
 
-    fn on_train_begin(&mut self, _model: &mut dyn Model<F>) -> Result<()> {
-        self.best = None;
-        self.best_epoch = None;
-        self.wait = 0;
-        self.best_weights.clear();
-        self.stopped_epoch = None;
-        Ok(())
-    }
-
-    fn on_epoch_end(&mut self, logs: &EpochLogs<F>, model: &mut dyn Model<F>) -> Result<Control> {
-        let name = match &self.monitor {
-            Some(m) => m.clone(),
-            None if logs.val_loss.is_some() => "val_loss".to_string(),
-            None => "loss".to_string(),
+    /// What ended the run and which weights the model has, in words (the progress output's
+    /// last line): `"stopped by EarlyStopping after epoch 7; weights of epoch 4 restored"`,
+    /// `"ran 10 epochs"`.
+    pub fn outcome(&self) -> String {
+        let ran = self.epochs.last().map_or(0, |e| e.epoch);
+        let mut out = match (self.stopped_epoch, &self.stopped_by) {
+            (Some(e), Some(by)) => format!("stopped by {by} after epoch {e}"),
+            (Some(e), None) => format!("stopped after epoch {e}"),
+            (None, _) => format!("ran {ran} epoch{}", if ran == 1 { "" } else { "s" }),
         };
-        let value = logs.get(&name).ok_or_else(|| {
-            let mut known = vec!["loss".to_string()];
-            if logs.val_loss.is_some() {
-                known.push("val_loss".into());
-            }
-            known.extend(logs.metrics.iter().map(|(n, _)| n.clone()));
-            known.extend(logs.val_metrics.iter().map(|(n, _)| format!("val_{n}")));
-            Error::config("EarlyStopping monitor", format!("one of {}", known.join(", ")), &name)
-        })?;
-        let dir = self.direction.unwrap_or_else(|| {
-            let base = name.strip_prefix("val_").unwrap_or(&name);
-            if base.contains("loss") || matches!(base, "mse" | "mae" | "rmse") {
-                Direction::Min
-            } else {
-                Direction::Max
-            }
-        });
-        if !self.min_delta.is_finite() {
-            return Err(Error::config("EarlyStopping min_delta", "a finite number", self.min_delta));
+        match self.restored_epoch {
+            Some(r) => out.push_str(&format!("; weights of epoch {r} restored")),
+            None if ran > 0 => out.push_str(&format!("; weights of the last epoch ({ran}) kept")),
+            None => {}
         }
-        let delta = F::of(self.min_delta.abs());
-        let improved = match self.best {
-            None => true,
-            Some(best) => match dir {
-                Direction::Min => value < best - delta,
-                Direction::Max => value > best + delta,
-            },
-        };
-        if improved {
-            self.best = Some(value);
-            self.best_epoch = Some(logs.epoch);
-            self.wait = 0;
-            if self.restore_best {
-                self.best_weights = snapshot(&*model);
-            }
-            return Ok(Control::Continue);
-        }
-        self.wait += 1;
-        if self.wait >= self.patience {
-            self.stopped_epoch = Some(logs.epoch);
-            return Ok(Control::Stop);
-        }
-        Ok(Control::Continue)
-    }
-
-    fn on_train_end(&mut self, model: &mut dyn Model<F>) -> Result<()> {
-        if self.restore_best && !self.best_weights.is_empty() {
-            restore(model, &self.best_weights);
-        }
-        Ok(())
+        out
     }
 }
 
-/// Copies every parameter's value.
-fn snapshot<F: Float>(model: &dyn Params<F>) -> Vec<ArrayD<F>> {
-    let mut out = Vec::new();
-    model.visit_params(&mut |p| out.push(p.value.to_owned()));
-    out
+impl<F: Float> fmt::Display for History<F> {
+    /// ```text
+    /// history: stopped by EarlyStopping after epoch 7; weights of epoch 4 restored
+    ///   last: epoch 7: loss 0.120000, val_loss 0.300000
+    ///   best val_loss 0.250000 at epoch 4
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "history: {}", self.outcome())?;
+        if let Some(last) = self.epochs.last() {
+            write!(f, "\n  last: {last}")?;
+            let name = if last.val_loss.is_some() { "val_loss" } else { "loss" };
+            if let Some((e, v)) = self.best(name) {
+                write!(f, "\n  best {name} {v:.6} at epoch {e}")?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Copies values into a buffer of the same parameters, reusing its storage.
@@ -523,7 +386,8 @@ fn snapshot_into<F: Float>(model: &dyn Params<F>, buf: &mut Vec<ArrayD<F>>) -> R
     failed.map_or(Ok(()), Err)
 }
 
-fn restore<F: Float>(model: &mut dyn Params<F>, values: &[ArrayD<F>]) {
+/// Puts back values [`snapshot_into`] (or a callback) took, in visiting order.
+pub(crate) fn restore<F: Float>(model: &mut dyn Params<F>, values: &[ArrayD<F>]) {
     let mut k = 0;
     model.visit_params_mut(&mut |mut p| {
         if let Some(v) = values.get(k) {
@@ -857,7 +721,7 @@ impl<F: Float> Sequential<F> {
     /// values, shapes through every layer, each named: `fit input x`, `fit targets y`,
     /// `validation x`, `validation y`); the optimiser ([`Optimizer::validate`]: its
     /// settings, and state made for other parameters); the callbacks
-    /// ([`Callback::validate`], e.g. an [`EarlyStopping`] `min_delta` or `monitor`); the
+    /// ([`Callback::validate`], e.g. an [`crate::EarlyStopping`] `min_delta` or `monitor`); the
     /// loss and the metrics against every target ([`Loss::check_target`], and each metric
     /// on the targets' shape and labels), and against the model's predictions for the first
     /// batch of each set; the sample or class weights (shape, values ≥ 0 and finite, class
@@ -875,7 +739,8 @@ impl<F: Float> Sequential<F> {
     /// # Errors
     /// [`Error::InvalidConfig`] for zero epochs or batch size, a validation split outside
     /// (0, 1) or leaving no sample on either side, shuffling a stateful model, batches of
-    /// different sizes for a stateful model, or a callback's setting;
+    /// different sizes for a stateful model, a callback's setting, or a resume state that does
+    /// not fit the run ([`FitConfig::with_resume`]);
     /// [`Error::ShapeMismatch`] if `x` and `y` (or the validation data) disagree on the
     /// number of samples or do not fit the model, the loss or a metric; [`Error::NonFinite`]
     /// and [`Error::OutOfRange`] for bad values in the data; [`Error::Diverged`]; any error
@@ -963,6 +828,10 @@ fn fit<F: Float>(
     mut config: FitConfig<F>,
 ) -> Result<History<F>> {
     let mut callbacks = std::mem::take(&mut config.callbacks);
+    let resume = config.resume.take();
+    if let Some(state) = &resume {
+        config.seed = state.seed;
+    }
     let n_all = x.shape().first().copied().unwrap_or(0);
     let (train, val) = check_fit(model, x, y, loss, &*optimizer, &config, &callbacks)?;
     let (xt, yt) = (train.x, train.y);
@@ -970,10 +839,6 @@ fn fit<F: Float>(
     let pred_shape = model.check_targets(xt.view(), yt.view())?;
     let weights = fit_weights(config.sample_weight.as_ref(), config.class_weight.as_ref(), n_all, &yt, &pred_shape)?
         .map(|w| w.slice_axis_move(Axis(0), (0..n_train).into()));
-    let mut rng = StdRng::seed_from_u64(config.seed);
-    // Dropout masks follow the same seed: the same seed, data and starting weights give
-    // the same training run.
-    model.reseed(config.seed);
     let mut order: Vec<usize> = try_with_capacity(n_train, "fit sample order")?;
     order.extend(0..n_train);
     let batches = n_train.div_ceil(config.batch_size);
@@ -983,21 +848,73 @@ fn fit<F: Float>(
     } else {
         None
     };
+    let initial_epoch = match &resume {
+        Some(state) => check_resume(state, &config, n_train, &callbacks)?,
+        None => 0,
+    };
+    let run = RunInfo {
+        epochs: config.epochs,
+        initial_epoch,
+        batches,
+        batch_size: config.batch_size,
+        samples: n_train,
+        seed: config.seed,
+    };
     let names = model.param_paths();
     for cb in callbacks.iter_mut() {
         cb.on_train_begin(model)?;
     }
-    let progress = Progress::new(config.progress, config.epochs, batches);
-    let mut history = History { epochs: Vec::new(), stopped_epoch: None };
-    let mut guard = Vec::new();
-    let result = (|| -> Result<()> {
-        for epoch in 1..=config.epochs {
-            if config.shuffle {
-                order.shuffle(&mut rng);
+    let mut history = History { epochs: Vec::new(), stopped_epoch: None, stopped_by: None, restored_epoch: None };
+    if let Some(state) = resume {
+        history = state.history;
+        for (cb, saved) in callbacks.iter_mut().zip(state.callbacks) {
+            if let Some(s) = saved.state {
+                cb.load_state(s)?;
             }
+        }
+    }
+    let progress = Progress::new(config.progress, config.epochs - initial_epoch, batches);
+    let mut guard = Vec::new();
+    let mut stop = false;
+    // Calls one hook on every callback, each given a context that sees the others.
+    macro_rules! each {
+        ($epoch:expr, |$cb:ident, $ctx:ident| $call:expr) => {
+            for i in 0..callbacks.len() {
+                let was = stop;
+                let (before, rest) = callbacks.split_at_mut(i);
+                let Some(($cb, after)) = rest.split_first_mut() else { continue };
+                let mut $ctx = TrainingContext {
+                    model: &mut *model,
+                    optimizer: &mut *optimizer,
+                    run: &run,
+                    epoch: $epoch,
+                    history: &history,
+                    stop: &mut stop,
+                    others: (&*before, &*after),
+                };
+                $call?;
+                if stop && !was && history.stopped_by.is_none() {
+                    history.stopped_by = Some($cb.name());
+                }
+            }
+        };
+    }
+    let result = (|| -> Result<()> {
+        for epoch in initial_epoch + 1..=config.epochs {
+            // Epoch k's order and dropout masks come from (seed, k) alone, so a run resumed
+            // at epoch k draws what an uninterrupted one does.
+            if config.shuffle {
+                for (k, slot) in order.iter_mut().enumerate() {
+                    *slot = k;
+                }
+                order.shuffle(&mut StdRng::seed_from_u64(mix(config.seed ^ SHUFFLE_STREAM, epoch as u64)));
+            }
+            model.reseed(mix(config.seed, epoch as u64));
+            each!(epoch, |cb, ctx| cb.on_epoch_begin(epoch, &mut ctx));
             let (mut total, mut weight) = (0.0f64, 0.0f64);
             let mut seen = Gathered::default();
             for (bi, idx) in order.chunks(config.batch_size).enumerate() {
+                each!(epoch, |cb, ctx| cb.on_batch_begin(bi + 1, &mut ctx));
                 let diverged = |what: String| Error::Diverged { epoch, batch: bi + 1, what };
                 let (xb, yb) = match &mut buffers {
                     Some((bx, by)) => (bx.gather(&xt, idx), by.gather(&yt, idx)),
@@ -1048,6 +965,11 @@ fn fit<F: Float>(
                 total += out.value.to_f64_exact() * w;
                 weight += w;
                 progress.batch(epoch, config.epochs, total / weight);
+                let batch_logs = BatchLogs { epoch, batch: bi + 1, size: idx.len(), loss: out.value };
+                each!(epoch, |cb, ctx| cb.on_batch_end(&batch_logs, &mut ctx));
+                if stop {
+                    break;
+                }
             }
             let mut logs = EpochLogs {
                 epoch,
@@ -1063,24 +985,81 @@ fn fit<F: Float>(
                 logs.val_metrics = vm;
             }
             progress.epoch(&logs.to_string());
-            let mut stop = false;
-            for cb in callbacks.iter_mut() {
-                stop |= cb.on_epoch_end(&logs, &mut *model)? == Control::Stop;
-            }
-            history.epochs.push(logs);
+            each!(epoch, |cb, ctx| cb.on_epoch_end_with(&logs, &mut ctx));
+            history.epochs.push(logs.clone());
             if stop {
                 history.stopped_epoch = Some(epoch);
+            }
+            each!(epoch, |cb, ctx| cb.on_epoch_closed(&logs, &mut ctx));
+            if stop {
                 break;
             }
         }
         Ok(())
     })();
-    progress.finish();
-    result?;
+    result.inspect_err(|_| progress.finish())?;
     for cb in callbacks.iter_mut() {
         cb.on_train_end(model)?;
+        if let Some(r) = cb.restored_epoch() {
+            history.restored_epoch = Some(r);
+        }
     }
+    if history.stopped_epoch.is_some() || history.restored_epoch.is_some() {
+        progress.epoch(&history.outcome());
+    }
+    progress.finish();
     Ok(history)
+}
+
+/// Mixed into the seed for the shuffling stream, so it differs from the dropout stream of
+/// the same epoch.
+const SHUFFLE_STREAM: u64 = 0x7368_7566_666c_6521;
+
+/// Checks a resume state against the run (see [`FitConfig::with_resume`]); returns the epochs
+/// it completed.
+fn check_resume<F: Float>(
+    state: &ResumeState<F>,
+    config: &FitConfig<F>,
+    n_train: usize,
+    callbacks: &[Box<dyn Callback<F>>],
+) -> Result<usize> {
+    if state.epoch >= config.epochs {
+        return Err(Error::config(
+            "fit resume epoch",
+            format!("below the run's epochs, {}", config.epochs),
+            state.epoch,
+        ));
+    }
+    if state.history.epochs.len() != state.epoch {
+        return Err(Error::config(
+            "fit resume history",
+            format!("{} epochs (the state's epoch)", state.epoch),
+            state.history.epochs.len(),
+        ));
+    }
+    if let Some(e) = state.history.stopped_epoch {
+        return Err(Error::config("fit resume", "a run that did not stop early", format!("stopped after epoch {e}")));
+    }
+    if state.batch_size != config.batch_size {
+        return Err(Error::config(
+            "fit resume batch size",
+            format!("the checkpoint's, {}", state.batch_size),
+            config.batch_size,
+        ));
+    }
+    if state.samples != n_train {
+        return Err(Error::config(
+            "fit resume training samples",
+            format!("the checkpoint's, {}", state.samples),
+            n_train,
+        ));
+    }
+    let mine: Vec<String> = callbacks.iter().map(|c| c.name()).collect();
+    let saved: Vec<&str> = state.callbacks.iter().map(|c| c.name.as_str()).collect();
+    if mine != saved {
+        return Err(Error::config("fit resume callbacks", format!("the checkpoint's, {saved:?}"), format!("{mine:?}")));
+    }
+    Ok(state.epoch)
 }
 
 /// Every check `fit` can run before training (see [`Sequential::fit`]); returns the training

@@ -1,5 +1,7 @@
 //! The [`Optimizer`] trait.
 
+use std::any::Any;
+
 use crate::error::Result;
 use crate::float::Float;
 use crate::layers::Params;
@@ -19,7 +21,10 @@ use crate::layers::Params;
 /// optimiser written outside the crate should keep that promise too: [`crate::Sequential::fit`]
 /// relies on it (and restores the weights from before the batch if a step leaves a
 /// non-finite one anyway).
-pub trait Optimizer<F: Float> {
+///
+/// `Any` lets code given a `&dyn Optimizer` reach the concrete type (upcast to `&dyn Any`
+/// and downcast): [`crate::model::ModelCheckpoint`] does, to save the optimiser's state.
+pub trait Optimizer<F: Float>: Any {
     /// Applies one update to every parameter of `params` (a layer or a whole model).
     ///
     /// # Errors
