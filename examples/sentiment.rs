@@ -61,13 +61,12 @@ mod plot;
 
 use std::collections::BTreeMap;
 
-use ndarray::{Array2, Ix2};
 use recurrent::io::json;
 use recurrent::metrics::{binary_accuracy, Average, ConfusionMatrix, ZeroDivision};
 use recurrent::model::{Callback, Checkpoint, Control, EpochLogs, LearningRateScheduler, Model, ModelCheckpoint};
+use recurrent::ndarray::{Array2, Ix2};
 use recurrent::optim::ReduceLROnPlateau;
 use recurrent::prelude::*;
-use recurrent::{Padding, Truncating};
 
 type BoxResult<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 

@@ -284,13 +284,11 @@ fn readme_sample_and_examples_need_no_dependency_but_recurrent() {
         }
     }
 
-    // sentiment.rs belongs to another change of the same issue; it still imports ndarray
-    // directly and is left to it.
     let mut files: Vec<std::path::PathBuf> = Vec::new();
     for dir in ["examples", "examples/common"] {
         for entry in std::fs::read_dir(root.join(dir)).expect("examples folder") {
             let path = entry.expect("directory entry").path();
-            if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("sentiment.rs") {
+            if path.extension().is_some_and(|e| e == "rs") {
                 files.push(path);
             }
         }

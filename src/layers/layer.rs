@@ -232,7 +232,8 @@ pub trait Layer<F: Float>: Params<F> + Debug + Send + Any {
 
     /// Restarts the layer's random source (dropout masks) from `seed`. Layers without
     /// randomness ignore it (the default). [`crate::Sequential::reseed`] gives each layer its
-    /// own seed, and `fit` reseeds the model from its configuration's seed.
+    /// own seed, and `fit` reseeds the model every epoch from its configuration's seed and the
+    /// epoch number.
     fn reseed(&mut self, seed: u64) {
         let _ = seed;
     }

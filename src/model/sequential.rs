@@ -128,7 +128,8 @@ impl<F: Float> Sequential<F> {
 
     /// Restarts every layer's random source (dropout masks): layer `k` gets its own stream
     /// mixed from `seed` and `k`, so the training passes that follow draw the same masks
-    /// whatever ran before. [`Sequential::fit`] calls this with its configuration's seed.
+    /// whatever ran before. [`Sequential::fit`] calls this at the start of every epoch with a seed
+    /// mixed from its configuration's seed and the epoch number.
     pub fn reseed(&mut self, seed: u64) {
         for (k, layer) in self.layers.iter_mut().enumerate() {
             layer.reseed(crate::random::mix(seed, k as u64));

@@ -158,7 +158,8 @@ pub trait Model<F: Float>: Params<F> + Any {
     fn predict(&mut self, x: ArrayViewD<'_, F>) -> Result<ArrayD<F>>;
 
     /// Restarts the random sources of every part (dropout masks) from `seed`; `fit` calls it
-    /// with its configuration's seed, so a run is reproducible bit for bit. The default does
+    /// at the start of every epoch with a seed mixed from its configuration's seed and the
+    /// epoch number, so a run (and a run resumed from a checkpoint) is reproducible bit for bit. The default does
     /// nothing (no randomness).
     fn reseed(&mut self, seed: u64) {
         let _ = seed;

@@ -416,7 +416,7 @@ impl<F: Float, C: Cell<F>> Recurrent<F, C> {
     }
 
     /// Restarts the layer's random source from `seed`: the n-th training pass after this
-    /// draws the same masks whatever came before. `fit` reseeds every layer from its own seed.
+    /// draws the same masks whatever came before. `fit` reseeds every layer at each epoch's start.
     pub fn set_seed(&mut self, seed: u64) {
         self.seed = seed;
         self.draws = 0;
