@@ -109,10 +109,14 @@ pub(crate) fn exp_f64(x0: f64) -> f64 {
     let n1 = n >> 1;
     let s1 = f64::from_bits(((n1 + 1023) as u64) << 52);
     let s2 = f64::from_bits(((n - n1 + 1023) as u64) << 52);
+    // The product before the choice, not inside it: with the product in a branch LLVM left
+    // the lanes of `apply_lanes` scalar (about 10 ns a value, 60 % of an f64 GRU forward);
+    // as a select of two computed values they are vectorised. Same results.
+    let e = p * s1 * s2;
     if x0 < -746.0 {
         0.0
     } else {
-        p * s1 * s2
+        e
     }
 }
 
