@@ -233,6 +233,13 @@ fn rates_of(schedule: impl Schedule + 'static, epochs: usize, monitor: Option<&s
 }
 
 /// The rates PyTorch's loop trains at: start, then one step after each epoch (or batch).
+/// Every weight's bits, in visiting order.
+fn weight_bits(m: &Sequential<f64>) -> Vec<u64> {
+    let mut out = Vec::new();
+    m.visit_params(&mut |p| out.extend(p.value.iter().map(|v| v.to_bits())));
+    out
+}
+
 fn hand_loop(mut s: impl Schedule, steps: usize) -> Vec<f64> {
     let mut opt = Sgd::<f64>::new(0.1);
     s.start(&mut opt).unwrap();
@@ -265,8 +272,28 @@ fn schedules_in_fit_train_at_the_rates_of_the_hand_written_loop() {
     let mut m = dropout_model();
     let cfg =
         FitConfig::new(4, 10).with_callback(LearningRateScheduler::new(OneCycleLR::new(0.4, 18).unwrap())).quiet();
-    let e = m.fit(&x, &y, &Mse, &mut Sgd::new(0.1), cfg).unwrap_err();
+    let mut opt = Sgd::new(0.1);
+    let e = m.fit(&x, &y, &Mse, &mut opt, cfg).unwrap_err();
     assert!(e.to_string().contains("at least 23") && e.to_string().contains("18"), "{e}");
+    assert_eq!(opt.learning_rate(), 0.1, "the refusal leaves the optimiser's rate as it was");
+
+    // A later callback failing at the first epoch's start, after the schedule set its step-0
+    // rate (0.4 / 25 for one-cycle): no step ran, so the optimiser gets its rate back.
+    struct FailAtStart;
+    impl Callback<f64> for FailAtStart {
+        fn on_epoch_begin(&mut self, _epoch: usize, _ctx: &mut TrainingContext<'_, f64>) -> recurrent::Result<()> {
+            Err(Error::InvalidConfig { what: "test callback".into(), expected: "nothing".into(), got: "1".into() })
+        }
+    }
+    let cfg = FitConfig::new(4, 10)
+        .with_callback(LearningRateScheduler::new(OneCycleLR::new(0.4, 30).unwrap()))
+        .with_callback(FailAtStart)
+        .quiet();
+    let before = weight_bits(&m);
+    let e = m.fit(&x, &y, &Mse, &mut opt, cfg).unwrap_err();
+    assert!(e.to_string().contains("test callback"), "{e}");
+    assert_eq!(opt.learning_rate(), 0.1, "no step ran: the rate the schedule set is undone");
+    assert_eq!(before, weight_bits(&m), "no step ran: the weights are as they were");
 
     // On a plateau: "loss" taken as higher-is-better never improves after epoch 1, so with
     // patience 1 the rate halves after epochs 3 and 5 (the step after epoch 2 counts one bad

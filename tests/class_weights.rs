@@ -363,6 +363,36 @@ fn under_a_mask_weights_count_real_positions_and_divide_by_their_number() {
 }
 
 #[test]
+fn class_weight_ignores_the_filler_labels_of_padded_positions() {
+    // Masking → LSTM(return_sequences) → softmax Dense, labels per position; padded steps
+    // (all-zero inputs) carry the filler label -1 (PyTorch's convention is -100). fit accepts
+    // it without class_weight (the mask leaves those positions out), so it must with one, and
+    // train exactly as with any valid class there.
+    let n = 4;
+    let mut rng = StdRng::seed_from_u64(8);
+    let mut start = Sequential::new(&[4, 2]).unwrap();
+    start.add(Masking::new(0.0)).unwrap();
+    start.add(LstmConfig::new(2, 4).with_return_sequences(true).init(&mut rng).unwrap()).unwrap();
+    start.add(DenseConfig::new(4, 3).with_activation(Activation::Softmax).init(&mut rng).unwrap()).unwrap();
+    // Sample b is real for its first 4 − b steps (sample 0 entirely), then padded.
+    let x = Array3::from_shape_fn(
+        (n, 4, 2),
+        |(b, t, i)| if t + b < 4 { 1.0 + ((b + t + i) as f64 * 0.7).sin() } else { 0.0 },
+    );
+    let labels = |filler: f64| {
+        ArrayD::from_shape_fn(IxDyn(&[n, 4]), |i| if i[0] + i[1] < 4 { ((i[0] + i[1]) % 3) as f64 } else { filler })
+    };
+    let run = |y: ArrayD<f64>| {
+        let mut m = copy(&start);
+        let cfg = FitConfig::new(2, 2).with_class_weight([(0, 2.0), (2, 0.5)]).quiet();
+        let h = m.fit(&x, &y, &SparseCategoricalCrossEntropy::new(), &mut Sgd::new(0.1), cfg).unwrap();
+        (all_bits(&m), h.loss())
+    };
+    assert_eq!(run(labels(-1.0)), run(labels(0.0)));
+    assert_eq!(run(labels(-100.0)), run(labels(2.0)));
+}
+
+#[test]
 fn fit_checks_the_weights_before_the_first_step() {
     let start = classifier(6, 3, Activation::Softmax);
     let x = inputs(6);

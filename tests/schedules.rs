@@ -139,6 +139,8 @@ fn invalid_settings_name_the_field_and_value() {
         (StepLR::new(2, f64::NAN).unwrap_err(), "gamma", "NaN"),
         (ExponentialLR::new(f64::INFINITY).unwrap_err(), "gamma", "inf"),
         (CosineAnnealingLR::new(0, 0.0).unwrap_err(), "t_max", "0"),
+        // 2·t_max must fit the i64 step arithmetic (it panicked at 2⁶³ before).
+        (CosineAnnealingLR::new(1 << 63, 0.0).unwrap_err(), "t_max", "9223372036854775808"),
         (CosineAnnealingLR::new(5, -1.0).unwrap_err(), "eta_min", "-1"),
         (CosineAnnealingLR::new(5, 0.0).unwrap().with_warmup(3, 0.0).unwrap_err(), "start_factor", "0"),
         (OneCycleLR::new(0.1, 0).unwrap_err(), "total_steps", "0"),

@@ -699,14 +699,7 @@ impl<F: Float> Callback<F> for LearningRateScheduler {
 
     fn on_epoch_begin(&mut self, epoch: usize, ctx: &mut TrainingContext<'_, F>) -> Result<()> {
         if epoch == ctx.initial_epoch() + 1 {
-            match self.schedule.current() {
-                // Resumed (or started by hand): the optimiser trains at the schedule's rate.
-                Some(lr) => ctx.set_learning_rate(F::of(lr))?,
-                None => {
-                    let lr = self.schedule.begin(ctx.learning_rate().to_f64_exact())?;
-                    ctx.set_learning_rate(F::of(lr))?;
-                }
-            }
+            // Checked before the optimiser's rate is touched, so this error changes nothing.
             if let (StepUnit::Batch, Some(max)) = (self.schedule.unit(), self.schedule.max_steps()) {
                 let needed = (ctx.epochs() * ctx.batches_per_epoch()).saturating_sub(1) as u64;
                 if needed > max {
@@ -715,6 +708,14 @@ impl<F: Float> Callback<F> for LearningRateScheduler {
                         format!("at least {needed} (epochs × batches per epoch − 1, one step before each batch after the first)"),
                         max,
                     ));
+                }
+            }
+            match self.schedule.current() {
+                // Resumed (or started by hand): the optimiser trains at the schedule's rate.
+                Some(lr) => ctx.set_learning_rate(F::of(lr))?,
+                None => {
+                    let lr = self.schedule.begin(ctx.learning_rate().to_f64_exact())?;
+                    ctx.set_learning_rate(F::of(lr))?;
                 }
             }
         }

@@ -199,7 +199,9 @@ impl<F: Float> FitConfig<F> {
     /// the run ends with the weights and the [`History`] an uninterrupted run gets, bit for
     /// bit: each epoch's shuffled order and dropout masks depend only on `(seed, epoch)`.
     ///
-    /// A stateful model's carried states are not part of a checkpoint.
+    /// A stateful model's carried states are not part of a checkpoint, nor are `shuffle`, the
+    /// validation data, the sample or class weights and the metrics: give them as the
+    /// interrupted run had them, or the result differs.
     ///
     /// `fit` refuses, before training ([`Error::InvalidConfig`]): a state whose epoch is not
     /// below `epochs`, whose run stopped early, whose batch size or number of training
@@ -732,9 +734,12 @@ impl<F: Float> Sequential<F> {
     /// If a batch's loss is NaN or infinite, or an update would make a weight non-finite,
     /// training stops with [`Error::Diverged`] naming the epoch and batch, and the model
     /// keeps the last finite weights (those from before that batch), with the optimiser's
-    /// state from the same point. This is the one error that can come after training
-    /// began, and it keeps what the batches before it learned: an error in the first batch
-    /// leaves everything as it was.
+    /// state from the same point; what the batches before it learned is kept, and an error in
+    /// the first batch leaves everything as it was. The other errors that can come after
+    /// training began are a callback's (a checkpoint or log that cannot be written, a
+    /// schedule's rate the optimiser refuses, such as a cosine reaching 0): the model then
+    /// keeps the weights of the last batch that ran, and no [`History`] is returned. Any error
+    /// before the first optimiser step gives the optimiser back the learning rate it came with.
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] for zero epochs or batch size, a validation split outside
@@ -899,6 +904,10 @@ fn fit<F: Float>(
             }
         };
     }
+    // A callback may set the learning rate before the first step (a schedule's step 0): an
+    // error before any step then gives the optimiser its rate back, so nothing changed.
+    let lr0 = optimizer.learning_rate();
+    let mut stepped = false;
     let result = (|| -> Result<()> {
         for epoch in initial_epoch + 1..=config.epochs {
             // Epoch k's order and dropout masks come from (seed, k) alone, so a run resumed
@@ -958,6 +967,7 @@ fn fit<F: Float>(
                         other => other,
                     });
                 }
+                stepped = true;
                 if !all_finite(&*model) {
                     restore(&mut *model, &guard);
                     return Err(diverged("the update made a weight non-finite".into()));
@@ -997,6 +1007,10 @@ fn fit<F: Float>(
         }
         Ok(())
     })();
+    if result.is_err() && !stepped {
+        // The rate was accepted before, so setting it back cannot fail.
+        let _ = optimizer.set_learning_rate(lr0);
+    }
     result.inspect_err(|_| progress.finish())?;
     for cb in callbacks.iter_mut() {
         cb.on_train_end(model)?;

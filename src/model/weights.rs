@@ -127,19 +127,19 @@ fn class_weights<F: Float>(cw: &BTreeMap<usize, F>, y: &ArrayViewD<'_, F>, pred_
     };
     let flat: Vec<F> = y.iter().copied().collect();
     let mut weights = try_with_capacity(rows, "fit class weights per sample")?;
-    for (r, row) in flat.chunks_exact(width).enumerate().take(rows) {
+    for row in flat.chunks_exact(width).take(rows) {
         let class = if argmax {
             // The first of equal maxima, as NumPy's argmax.
             row.iter().enumerate().fold((0, row[0]), |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) }).0
         } else {
             let v = row[0].to_f64_exact().round();
             if !(v >= 0.0 && v < classes as f64) {
-                return Err(Error::OutOfRange {
-                    what: "fit targets y (the classes class_weight is looked up by)".into(),
-                    expected: format!("classes in [0, {classes})"),
-                    got: row[0].to_string(),
-                    index: fmt_index(&out_shape, r),
-                });
+                // Not a class: a padded position's filler (-1, PyTorch's -100), which the
+                // mask leaves out of the loss. Without a mask the loss's own target check
+                // (run before this) has refused such a label already. Weight 1, as a class
+                // absent from the map.
+                weights.push(F::one());
+                continue;
             }
             v as usize
         };

@@ -388,11 +388,15 @@ impl CosineAnnealingLR {
     /// Anneal to `eta_min` over `t_max` steps, without warm-up.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] for a `t_max` of 0 or an `eta_min` that is not finite and
-    /// `>= 0`.
+    /// [`Error::InvalidConfig`] for a `t_max` of 0 or above 2⁶² − 1, or an `eta_min` that is
+    /// not finite and `>= 0`.
     pub fn new(t_max: u64, eta_min: f64) -> Result<Self> {
         if t_max == 0 {
             return Err(Error::config("CosineAnnealingLR t_max", "at least 1", 0));
+        }
+        // The step arithmetic works in i64 with 2·t_max; PyTorch's Python ints have no bound.
+        if t_max > (i64::MAX / 2) as u64 {
+            return Err(Error::config("CosineAnnealingLR t_max", format!("at most {}", i64::MAX / 2), t_max));
         }
         if !(eta_min.is_finite() && eta_min >= 0.0) {
             return Err(Error::config("CosineAnnealingLR eta_min", "finite and >= 0", eta_min));
