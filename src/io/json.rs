@@ -772,33 +772,50 @@ fn read_layer<F: Float>(registry: &Registry<F>, i: usize, l: LayerIn) -> Result<
     Ok(layer)
 }
 
+/// The checks every model file (a `Sequential`'s or another model's) starts with: its format
+/// name and version (`None` or JSON null: missing).
+pub(crate) fn check_format_and_version(format: Option<&Value>, version: Option<&Value>) -> Result<()> {
+    let missing = |v: Option<&Value>| matches!(v, None | Some(Value::Null));
+    match format {
+        Some(Value::String(f)) if f == FORMAT => {}
+        other => {
+            let got = if missing(other) {
+                "no format (missing or null)".into()
+            } else {
+                other.map(Value::to_string).unwrap_or_default()
+            };
+            return Err(Error::format("model file format", format!("\"{FORMAT}\""), got));
+        }
+    }
+    match version {
+        Some(v) if v.as_u64() == Some(VERSION) => Ok(()),
+        other => {
+            let got = if missing(other) {
+                "no version (missing or null)".into()
+            } else {
+                other.map(Value::to_string).unwrap_or_default()
+            };
+            Err(Error::format("model file version", format!("{VERSION} (the version this crate reads)"), got))
+        }
+    }
+}
+
+/// A model file's `dtype` against the type it is loaded as.
+pub(crate) fn check_dtype<F: Float>(dtype: &str) -> Result<()> {
+    if dtype == F::DTYPE {
+        return Ok(());
+    }
+    Err(Error::format("model file dtype", format!("{} (the type it is loaded as)", F::DTYPE), format!("{dtype:?}")))
+}
+
 /// What [`from_slice`] and [`Registry::from_slice`] (and their variants with an optimiser) do.
 pub(crate) fn read_model<F: Float>(registry: &Registry<F>, bytes: &[u8]) -> Result<(Sequential<F>, Option<Value>)> {
     let header: Header = serde_json::from_slice(bytes)
         .map_err(|e| Error::format("model file", format!("a JSON object (a {FORMAT} file)"), e))?;
-    match &header.format {
-        Some(Value::String(f)) if f == FORMAT => {}
-        other => {
-            let got = other.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "no format (missing or null)".into());
-            return Err(Error::format("model file format", format!("\"{FORMAT}\""), got));
-        }
-    }
-    match &header.version {
-        Some(v) if v.as_u64() == Some(VERSION) => {}
-        other => {
-            let got = other.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "no version (missing or null)".into());
-            return Err(Error::format("model file version", format!("{VERSION} (the version this crate reads)"), got));
-        }
-    }
+    check_format_and_version(header.format.as_ref(), header.version.as_ref())?;
     let file: FileIn = serde_json::from_slice(bytes)
         .map_err(|e| Error::format("model file", format!("the fields of a {FORMAT} file, version {VERSION}"), e))?;
-    if file.dtype != F::DTYPE {
-        return Err(Error::format(
-            "model file dtype",
-            format!("{} (the type it is loaded as)", F::DTYPE),
-            format!("{:?}", file.dtype),
-        ));
-    }
+    check_dtype::<F>(&file.dtype)?;
     let mut names = HashSet::new();
     if let Some(dup) = file.layers.iter().find(|l| !names.insert(l.name.as_str())) {
         return Err(Error::format("model file layer names", "each name once", format!("`{}` twice", dup.name)));

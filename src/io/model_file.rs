@@ -348,29 +348,10 @@ fn read_model<F: Float>(bytes: &[u8]) -> Result<(Box<dyn Model<F>>, Option<Value
             ))
         }
     };
-    match v.get("format") {
-        Some(Value::String(f)) if f == FORMAT => {}
-        other => {
-            let got = other.map(|v| v.to_string()).unwrap_or_else(|| "no format (missing)".into());
-            return Err(Error::format("model file format", format!("\"{FORMAT}\""), got));
-        }
-    }
-    match v.get("version") {
-        Some(n) if n.as_u64() == Some(VERSION) => {}
-        other => {
-            let got = other.map(|v| v.to_string()).unwrap_or_else(|| "no version (missing)".into());
-            return Err(Error::format("model file version", format!("{VERSION} (the version this crate reads)"), got));
-        }
-    }
+    json::check_format_and_version(v.get("format"), v.get("version"))?;
     let file: EncoderDecoderIn = serde_json::from_value(v)
         .map_err(|e| Error::format("model file", format!("the fields of an {kind} file, version {VERSION}"), e))?;
-    if file.dtype != F::DTYPE {
-        return Err(Error::format(
-            "model file dtype",
-            format!("{} (the type it is loaded as)", F::DTYPE),
-            format!("{:?}", file.dtype),
-        ));
-    }
+    json::check_dtype::<F>(&file.dtype)?;
     let encoder = part_from_value::<F>("encoder", file.encoder)?;
     let decoder = part_from_value::<F>("decoder", file.decoder)?;
     let model =
